@@ -1,0 +1,42 @@
+# Two commands matter: `make benchmark` and `make test`. Both install into .venv first if needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATASET ?= ml-1m
+# ML-1M is benchmarked with ratings >= 4 read as watches (see README); other data sets keep every rating.
+MIN_RATING ?= $(if $(filter ml-1m,$(DATASET)),4,)
+MODELS ?= all
+SEED ?= 0
+OUT ?= results/$(DATASET)
+DEVICE ?= auto
+TORCH_CPU_PIN := torch==2.13.0
+
+.PHONY: install benchmark test lint clean
+
+install: $(VENV)/.installed
+
+# Without an NVIDIA GPU the CPU build of torch is pinned (an unpinned torch pulls a multi-GB CUDA build).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		echo "NVIDIA GPU found: installing the CUDA build of torch"; $(BIN)/pip install -q torch; \
+	else \
+		echo "no NVIDIA GPU: installing the CPU build $(TORCH_CPU_PIN)"; $(BIN)/pip install -q $(TORCH_CPU_PIN); \
+	fi
+	$(BIN)/pip install -q -e '.[test,plot]'
+	touch $@
+
+benchmark: install
+	$(BIN)/python -m benchmark.run --dataset $(DATASET) $(if $(MIN_RATING),--min-rating $(MIN_RATING),) \
+		--models $(MODELS) --seed $(SEED) --device $(DEVICE) --out $(OUT)
+	$(BIN)/python -m benchmark.report $(OUT)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

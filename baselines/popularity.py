@@ -1,0 +1,32 @@
+"""Most-popular baseline: every user gets items ranked by their number of training interactions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from protocols.interface import NoParams, Recommender
+from protocols.registry import register_model
+from protocols.types import FitData, Histories, UserBatch
+
+
+def training_counts(train: Histories, n_items: int) -> np.ndarray:
+    """pop(i): training interactions per item (repeats count), float64 [n_items + 1]; pop(0) = 0."""
+    counts = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
+    counts[0] = 0.0  # padding is never an interaction; guard against malformed input
+    return counts
+
+
+@register_model("pop")
+class Popularity(Recommender):
+    """Scores item i by pop(i), the same for every user (the history only filters candidates)."""
+
+    Params = NoParams
+
+    def fit(self, data: FitData) -> Popularity:
+        self.counts_ = training_counts(data.train, data.n_items)  # [n_items + 1]
+        return self
+
+    def score(self, batch: UserBatch) -> torch.Tensor:
+        row = torch.from_numpy(self.counts_.astype(np.float32))  # [n_items + 1]
+        return row.unsqueeze(0).repeat(len(batch), 1)  # [B, n_items + 1]

@@ -1,0 +1,1 @@
+"""Command-line entry points, data sets, run configuration, records and reports."""

@@ -1,0 +1,190 @@
+"""`run_one(config) -> (record, ranks)`: data -> split -> candidates -> fit -> score -> metrics."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import logging
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark import records
+from benchmark.config import RunConfig
+from benchmark.datasets import load_raw
+from benchmark.registry import create_model
+from protocols import metrics
+from protocols.data import fingerprint, to_implicit
+from protocols.evaluate import TIE_RULE, Ranks, rank_targets
+from protocols.negatives import draw_candidates
+from protocols.split import make_split
+from protocols.types import FitData, Interactions, Split
+
+log = logging.getLogger(__name__)
+TOP_K = 20  # length of the stored full-ranking top lists
+
+
+@functools.lru_cache(maxsize=2)
+def load_split(config_key: tuple) -> tuple[Interactions, Split, dict]:
+    """Interactions, split and fingerprint for a RunConfig.data_key(); cached per process."""
+    dataset, sep, columns, min_rating, min_user, min_item, split, quantile, targets = config_key
+    raw = load_raw(dataset, sep=sep, columns=columns, min_rating_hint=min_rating)
+    data = to_implicit(raw, min_rating, min_user, min_item)
+    return data, make_split(data, split, targets, quantile), fingerprint(data)
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("SEQREC_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "seqrec-bench"
+    )
+    return Path(base)
+
+
+def sampled_candidates(config: RunConfig, data: Interactions, split: Split, fp: dict):
+    """Negatives drawn once per (data, split, N, sampler, seed), stored and reused by every model."""
+    key = [
+        fp["sha256"],
+        split.name,
+        split.info,
+        config.num_negatives,
+        config.negative_sampler,
+        config.seed,
+    ]
+    name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
+    path = cache_dir() / "candidates" / f"{name}.npy"
+    if path.exists():
+        return np.load(path)
+    negatives = draw_candidates(
+        data, split, config.num_negatives, config.negative_sampler, config.seed
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, negatives)
+    os.replace(tmp, path)
+    return negatives
+
+
+def prepare(config: RunConfig) -> tuple[Interactions, Split, dict, np.ndarray]:
+    """Interactions, split, fingerprint and sampled negatives of a configuration."""
+    data, split, fp = load_split(config.data_key())
+    return data, split, fp, sampled_candidates(config, data, split, fp)
+
+
+def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """Fit one model under one configuration and evaluate it on valid and test."""
+    data, split, fp, negatives = prepare(config)
+    model = create_model(config.model, **dict(config.params))
+    fit_data = FitData(
+        train=split.train,
+        n_users=data.n_users,
+        n_items=data.n_items,
+        valid=split.valid,
+        seq_len=config.seq_len,
+        item_genres=data.item_genres,
+        device=config.device,
+        seed=config.seed,
+    )
+    start = time.perf_counter()
+    model.fit(fit_data)
+    fit_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    results = {
+        part: rank_targets(
+            model,
+            getattr(split, part),
+            data.n_items,
+            config.seq_len,
+            negatives,
+            config.eval_batch_size,
+            config.device,
+            TOP_K,
+            progress,
+        )
+        for part in ("valid", "test")
+    }
+    eval_seconds = time.perf_counter() - start
+
+    record = {
+        "schema_version": records.SCHEMA_VERSION,
+        "run_id": config.run_id(),
+        "model": config.model,
+        "params": dataclasses.asdict(model.params),
+        "config": config.to_dict(),
+        "dataset": {**fp, "stats": data.stats},
+        "protocol": _protocol(config, split),
+        "metrics": _metrics(results, config.ks),
+        "timings": {
+            "fit_seconds": fit_seconds,
+            "eval_seconds": eval_seconds,
+            "peak_rss_mb": _peak_rss_mb(),
+            **_cuda_peak(config.device),
+        },
+        "device": _device_name(config.device),
+        "environment": records.environment(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return record, _flat_ranks(results)
+
+
+def _protocol(config: RunConfig, split: Split) -> dict:
+    return {
+        "split": split.name,
+        "split_info": split.info,
+        "seq_len": config.seq_len,
+        "sampled": {
+            "num_negatives": config.num_negatives,
+            "sampler": config.negative_sampler,
+            "seed": config.seed,
+            "excludes": "every item the user interacted with",
+        },
+        "full": {"excludes": "padding and the user's input history (targets always kept)"},
+        "ties": TIE_RULE,
+        "ks": list(config.ks),
+    }
+
+
+def _metrics(results: dict[str, Ranks], ks: tuple[int, ...]) -> dict:
+    out: dict = {"sampled": {}, "full": {}}
+    for part, ranks in results.items():
+        out["full"][part] = metrics.summarise(ranks.full, ks)
+        out["full"][part]["users"] = len(ranks.users)
+        if ranks.sampled is not None:
+            out["sampled"][part] = metrics.summarise(ranks.sampled, ks)
+            out["sampled"][part]["users"] = len(ranks.users)
+    return out
+
+
+def _flat_ranks(results: dict[str, Ranks]) -> dict[str, np.ndarray]:
+    flat = {}
+    for part, r in results.items():
+        flat[f"users.{part}"] = r.users
+        flat[f"full.{part}"] = r.full
+        flat[f"full_candidates.{part}"] = r.full_candidates
+        if r.sampled is not None:
+            flat[f"sampled.{part}"] = r.sampled
+        if r.top_items is not None:
+            flat[f"top_items.{part}"] = r.top_items
+    return flat
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def _cuda_peak(device: str) -> dict:
+    if not device.startswith("cuda"):
+        return {}
+    return {"cuda_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20}
+
+
+def _device_name(device: str) -> dict:
+    if device.startswith("cuda"):
+        return {"device": device, "name": torch.cuda.get_device_name(device)}
+    return {"device": device, "name": "cpu", "threads": torch.get_num_threads()}

@@ -1,0 +1,252 @@
+"""Run models under one protocol and write one record per run.
+
+python -m benchmark.run --dataset ml-100k --models pop,itemknn,mf-als --seed 0 --out results/x
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import typing
+from collections.abc import Callable
+
+import torch
+
+from benchmark import records
+from benchmark.config import RunConfig, parse_params
+from benchmark.registry import (
+    UnknownModelError,
+    get_model_class,
+    list_models,
+    model_param_fields,
+)
+from protocols.errors import InputError
+
+log = logging.getLogger("benchmark.run")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The RunConfig options, shared with the ablation command."""
+    d = RunConfig()
+    a = parser.add_argument
+    a(
+        "--dataset",
+        default=d.dataset,
+        help="ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small, "
+        "csv:PATH or synthetic[:n_users=..,n_items=..] (default %(default)s)",
+    )
+    a("--sep", default=None, help="separator of a csv: file (default ',')")
+    a(
+        "--columns",
+        default=None,
+        help="csv: columns in order (user,item,rating,timestamp) or "
+        "header renames (user=UserID,item=MovieID,timestamp=ts)",
+    )
+    a("--min-rating", type=float, default=None, help="keep only ratings >= R (default: all)")
+    a("--min-user-interactions", type=int, default=0, help="k-core threshold for users")
+    a("--min-item-interactions", type=int, default=0, help="k-core threshold for items")
+    a(
+        "--split",
+        default=d.split,
+        choices=["loo", "temporal"],
+        help="leave-one-out or global temporal (default %(default)s)",
+    )
+    a(
+        "--temporal-quantile",
+        type=float,
+        default=d.temporal_quantile,
+        help="temporal split cut-off as a quantile of timestamps (default %(default)s)",
+    )
+    a(
+        "--targets-per-user",
+        type=int,
+        default=d.targets_per_user,
+        help="held-out items per user in valid and in test (default %(default)s)",
+    )
+    a("--seq-len", type=int, default=d.seq_len, help="input sequence length (default %(default)s)")
+    a(
+        "--num-negatives",
+        type=int,
+        default=d.num_negatives,
+        help="sampled protocol: negatives per user (default %(default)s)",
+    )
+    a(
+        "--negative-sampler",
+        default=d.negative_sampler,
+        help="uniform or popularity (default %(default)s)",
+    )
+    a("--ks", default=",".join(map(str, d.ks)), help="metric cut-offs (default %(default)s)")
+    a("--seed", type=int, default=d.seed, help="seed of candidates and training (default 0)")
+    a("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto: cuda if present)")
+    a("--eval-batch-size", type=int, default=d.eval_batch_size, help="users per scoring batch")
+    a(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model parameter (repeatable); MODEL:KEY=VALUE targets one model",
+    )
+    a(
+        "--plugins",
+        default="",
+        help="comma-separated modules to import first (they register their own models)",
+    )
+    a("--out", default="results/default", help="output folder; records go to OUT/runs/")
+    a("--force", action="store_true", help="re-run even when a record with this config exists")
+    a("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def resolve_device(name: str) -> str:
+    """`auto` becomes a concrete device once, here; the record stores the result."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: no CUDA device is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    return name
+
+
+def parse_ks(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(sorted({int(k) for k in text.split(",") if k.strip()}))
+    except ValueError:
+        raise InputError(f"--ks expects comma-separated integers, got {text!r}") from None
+
+
+def import_plugins(spec: str) -> None:
+    for module in filter(None, (m.strip() for m in spec.split(","))):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise InputError(f"--plugins: cannot import {module!r}: {error}") from None
+
+
+def model_params(models: list[str], pairs: list[str]) -> dict[str, tuple]:
+    """Route `key=value` to every model having that parameter, `model:key=value` to one."""
+    routed: dict[str, list[str]] = {m: [] for m in models}
+    for pair in pairs:
+        target, colon, rest = pair.partition(":")
+        if colon and target in routed:
+            routed[target].append(rest)
+            continue
+        key = pair.partition("=")[0]
+        takers = [m for m in models if key in _param_types(m)]
+        if not takers:
+            raise InputError(f"--param {pair}: none of {', '.join(models)} has parameter {key!r}")
+        for m in takers:
+            routed[m].append(pair)
+    return {m: parse_params(m, routed[m], model_param_fields(m), _param_types(m)) for m in models}
+
+
+def _param_types(model: str) -> dict:
+    return typing.get_type_hints(get_model_class(model).Params)
+
+
+def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
+    """One validated RunConfig per model; every check happens before anything runs."""
+    import_plugins(args.plugins)
+    names = list_models() if args.models == "all" else [m.strip() for m in args.models.split(",")]
+    for name in names:
+        get_model_class(name)  # unknown names fail here, with the known ones listed
+    params = model_params(names, args.param)
+    base = dict(
+        dataset=args.dataset,
+        sep=args.sep,
+        columns=args.columns,
+        min_rating=args.min_rating,
+        min_user_interactions=args.min_user_interactions,
+        min_item_interactions=args.min_item_interactions,
+        split=args.split,
+        temporal_quantile=args.temporal_quantile,
+        targets_per_user=args.targets_per_user,
+        seq_len=args.seq_len,
+        num_negatives=args.num_negatives,
+        negative_sampler=args.negative_sampler,
+        ks=parse_ks(args.ks),
+        seed=args.seed,
+        device=resolve_device(args.device),
+        eval_batch_size=args.eval_batch_size,
+    )
+    return [RunConfig(**base, model=n, params=params[n]).validate() for n in names]
+
+
+def execute(configs: list[RunConfig], out: str, force: bool) -> list[dict]:
+    """Run each config whose record is missing (or all with force); return every record."""
+    from benchmark.pipeline import prepare, run_one  # heavy imports only when there is work
+
+    done, todo = [], []
+    for config in configs:
+        path = records.record_path(out, config.run_id())
+        if path.exists() and not force:
+            log.info("%s: record exists (%s), skipped", config.model, path)
+            done.append(records.read_record(path))
+        else:
+            todo.append((config, path))
+    for config in {c.data_key(): c for c, _ in todo}.values():
+        prepare(config)  # data, split and candidates: bad input fails before any model runs
+    for config, path in todo:
+        log.info("%s: fitting and evaluating", config.model)
+        record, ranks = run_one(config, progress=sys.stderr.isatty())
+        records.write_record(path, record, ranks)
+        m = record["metrics"]
+        log.info(
+            "%s: test HR@10 sampled %.4f full %.4f (fit %.1fs, eval %.1fs)",
+            config.model,
+            m["sampled"]["test"].get("HR@10", float("nan")),
+            m["full"]["test"].get("HR@10", float("nan")),
+            record["timings"]["fit_seconds"],
+            record["timings"]["eval_seconds"],
+        )
+        done.append(record)
+    return done
+
+
+def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Bad input ends with one line on stderr and exit code 2, never a traceback."""
+
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except (InputError, UnknownModelError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(
+        prog="python -m benchmark.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--models",
+        default="all",
+        help=f"comma-separated model names, or all (registered: {', '.join(list_models())})",
+    )
+    add_run_options(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    configs = configs_from_args(args)
+    execute(configs, args.out, args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Data, splits, sequences, negative sampling, evaluation and metrics: the protocol, independent of models."""

@@ -1,0 +1,124 @@
+"""Ranks of held-out targets, read off one score matrix for both protocols.
+
+Every batch is scored once, `model.score(batch) -> [B, n_items + 1]`; full ranking compares
+the target with every item outside the user's input history, sampled ranking with the stored
+negatives (gathered columns of the same matrix). Ties count against the target:
+rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from protocols.interface import Recommender
+from protocols.sequences import last_items
+from protocols.types import EvalSet, UserBatch
+
+TIE_RULE = "pessimistic: rank = #{j != target : score_j >= score_target}"
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """Per-user ranks (0 = best) of one evaluation set."""
+
+    users: np.ndarray  # [U]
+    full: np.ndarray  # [U, T] rank among all items outside the input history
+    sampled: np.ndarray | None  # [U, T] rank among the targets and the sampled negatives
+    full_candidates: np.ndarray  # [U] number of candidates under full ranking
+    top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first
+
+
+def rank_targets(
+    model: Recommender,
+    eval_set: EvalSet,
+    n_items: int,
+    seq_len: int,
+    negatives: np.ndarray | None = None,
+    batch_size: int = 512,
+    device: str = "cpu",
+    top_k: int = 0,
+    progress: bool = False,
+) -> Ranks:
+    """Score every user of `eval_set` once and rank its targets under both protocols.
+
+    `negatives` is [n_users, N] (rows indexed by user), or None to skip sampled ranking.
+    """
+    history = eval_set.inputs.to_csr(n_items + 1)  # [U, n_items + 1]
+    sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
+    full, sampled, tops = [], [], []
+    starts = range(0, eval_set.n_users, batch_size)
+    for start in tqdm(starts, desc="evaluate", disable=not progress, leave=False):
+        rows = slice(start, start + batch_size)
+        batch = UserBatch(eval_set.users[rows], sequences[rows], history[rows])
+        scores = _checked_scores(model, batch, n_items, device)  # [B, n_items + 1]
+        targets = torch.as_tensor(eval_set.targets[rows], device=device)  # [B, T]
+        allowed = _full_candidates(batch, targets, scores.shape[1], device)  # [B, C]
+        full.append(_full_ranks(scores, targets, allowed))
+        if negatives is not None:
+            negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
+            sampled.append(_sampled_ranks(scores, targets, negs))
+        if top_k:
+            masked = scores.masked_fill(~allowed, -torch.inf)
+            tops.append(masked.topk(top_k, dim=1).indices.cpu().numpy())
+    lengths = np.diff(history.indptr)
+    n_targets = eval_set.targets.shape[1]
+    return Ranks(
+        users=eval_set.users,
+        full=np.concatenate(full) if full else np.zeros((0, n_targets), np.int64),
+        sampled=np.concatenate(sampled) if sampled else None,
+        full_candidates=n_items - lengths + _targets_in_history(eval_set, history),
+        top_items=np.concatenate(tops) if tops else None,
+    )
+
+
+def _checked_scores(model: Recommender, batch: UserBatch, n_items: int, device: str):
+    scores = model.score(batch)
+    expected = (len(batch), n_items + 1)
+    if tuple(scores.shape) != expected:
+        raise ValueError(
+            f"{model.name or model}: score() returned {tuple(scores.shape)}, expected {expected}"
+        )
+    if torch.isnan(scores).any():  # NaN compares False with everything: it would flatter
+        raise ValueError(f"{model.name or model}: score() returned NaN")
+    scores = scores.to(device)
+    return scores if scores.is_floating_point() else scores.float()
+
+
+def _full_candidates(batch: UserBatch, targets: torch.Tensor, n_columns: int, device: str):
+    """[B, C] bool: every item except padding and the input history; targets always stay."""
+    allowed = torch.ones(len(batch), n_columns, dtype=torch.bool, device=device)
+    allowed[:, 0] = False
+    h = batch.history.tocoo()
+    rows = torch.as_tensor(h.row, dtype=torch.long, device=device)
+    cols = torch.as_tensor(h.col, dtype=torch.long, device=device)
+    allowed[rows, cols] = False
+    allowed.scatter_(1, targets, True)  # a repeated item can be both history and target
+    return allowed
+
+
+def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, allowed: torch.Tensor) -> np.ndarray:
+    target_scores = scores.gather(1, targets)  # [B, T]
+    ranks = torch.stack(
+        [((scores >= target_scores[:, [t]]) & allowed).sum(dim=1) for t in range(targets.shape[1])],
+        dim=1,
+    )  # [B, T]; each count includes the target itself
+    return (ranks - 1).cpu().numpy()
+
+
+def _sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor):
+    candidates = torch.cat([targets, negatives], dim=1)  # [B, T + N]
+    cand_scores = scores.gather(1, candidates)
+    n_targets = targets.shape[1]
+    beats = cand_scores[:, None, :] >= cand_scores[:, :n_targets, None]  # [B, T, T + N]
+    return (beats.sum(dim=2) - 1).cpu().numpy()
+
+
+def _targets_in_history(eval_set: EvalSet, history) -> np.ndarray:
+    """How many of a user's targets are also in its input history (kept as candidates)."""
+    rows = np.repeat(np.arange(eval_set.n_users), eval_set.targets.shape[1])
+    hits = np.asarray(history[rows, eval_set.targets.ravel()]).ravel()
+    return hits.reshape(eval_set.targets.shape).sum(axis=1).astype(np.int64)

@@ -1,0 +1,36 @@
+"""Shared helpers: tiny hand-made data sets built through the real loading path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from protocols.data import to_implicit
+from protocols.types import Interactions, RawData
+
+
+def interactions(events: list[tuple], items: pd.DataFrame | None = None) -> Interactions:
+    """`events` are (user, item, timestamp) or (user, item, timestamp, rating) in file order."""
+    columns = ["user", "item", "timestamp", "rating"][: len(events[0])]
+    frame = pd.DataFrame(events, columns=columns)
+    return to_implicit(RawData(name="hand-made", frame=frame, items=items))
+
+
+def random_interactions(
+    seed: int, n_users: int = 30, n_items: int = 40, max_len: int = 25
+) -> Interactions:
+    """Users with random distinct items and random (often tied) timestamps."""
+    rng = np.random.default_rng(seed)
+    events = []
+    for u in range(n_users):
+        length = int(rng.integers(1, max_len))
+        for item in rng.choice(n_items, size=min(length, n_items), replace=False):
+            events.append((u, int(item) + 100, int(rng.integers(0, 10))))
+    return interactions(events)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """Candidate caches of one test never leak into another (or into the user's cache)."""
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "cache"))

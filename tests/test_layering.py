@@ -1,0 +1,38 @@
+"""Dependencies point one way: protocols <- baselines, seqmodels <- benchmark."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED = {
+    "protocols": {"protocols"},
+    "baselines": {"protocols", "baselines"},
+    "seqmodels": {"protocols", "seqmodels"},
+    "benchmark": {"protocols", "baselines", "seqmodels", "benchmark"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_imports_point_one_way(package):
+    for path in (ROOT / package).glob("*.py"):
+        ours = _imports(path) & set(ALLOWED)
+        assert ours <= ALLOWED[package], f"{path.name} imports {ours - ALLOWED[package]}"
+
+
+def test_implicit_is_imported_only_where_it_is_wrapped():
+    users = {
+        p.name for pkg in ALLOWED for p in (ROOT / pkg).glob("*.py") if "implicit" in _imports(p)
+    }
+    assert users <= {"itemknn.py", "mf.py"}

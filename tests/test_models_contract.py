@@ -1,0 +1,106 @@
+"""The contract, checked for every registered model: shape, finiteness, batch = per-user,
+determinism, and a planted signal every model must find."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from benchmark.registry import create_model, list_models
+from protocols.data import to_implicit
+from protocols.evaluate import rank_targets
+from protocols.metrics import summarise
+from protocols.negatives import draw_candidates
+from protocols.sequences import last_items
+from protocols.split import leave_one_out
+from protocols.synthetic import generate
+from protocols.types import FitData, UserBatch
+
+FAST = {  # smaller settings so the whole contract suite runs in seconds
+    "mf-als": {"iterations": 5},
+    "mf-bpr": {"iterations": 20},
+}
+
+
+@pytest.fixture(scope="module")
+def world():
+    data = to_implicit(
+        generate(
+            n_users=400, n_items=150, n_clusters=10, mean_length=30, stay_probability=0.8, seed=1
+        )
+    )
+    split = leave_one_out(data)
+    fit_data = FitData(
+        train=split.train,
+        n_users=data.n_users,
+        n_items=data.n_items,
+        valid=split.valid,
+        seq_len=10,
+        item_genres=data.item_genres,
+        seed=0,
+    )
+    return data, split, fit_data
+
+
+def _fitted(name, fit_data):
+    return create_model(name, **FAST.get(name, {})).fit(fit_data)
+
+
+def _batch(split, rows, seq_len=10):
+    inputs = split.test.inputs.take(rows)
+    return UserBatch(
+        split.test.users[rows],
+        torch.from_numpy(last_items(inputs, seq_len)),
+        inputs.to_csr(split.n_items + 1),
+    )
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_scores_have_the_contract_shape(name, world):
+    data, split, fit_data = world
+    model = _fitted(name, fit_data)
+    scores = model.score(_batch(split, np.arange(17)))
+    assert isinstance(scores, torch.Tensor) and scores.is_floating_point()
+    assert tuple(scores.shape) == (17, data.n_items + 1)
+    assert torch.isfinite(scores[:, 1:]).all()
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_batch_scores_equal_per_user_scores(name, world):
+    data, split, fit_data = world
+    model = _fitted(name, fit_data)
+    rows = np.arange(12)
+    together = model.score(_batch(split, rows))
+    alone = torch.cat([model.score(_batch(split, rows[[k]])) for k in range(len(rows))])
+    torch.testing.assert_close(together[:, 1:], alone[:, 1:], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_same_seed_same_scores(name, world):
+    data, split, fit_data = world
+    batch = _batch(split, np.arange(10))
+    first = _fitted(name, fit_data).score(batch)
+    second = _fitted(name, fit_data).score(batch)
+    torch.testing.assert_close(first[:, 1:], second[:, 1:], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_model_finds_the_planted_signal(name, world):
+    # synthetic data has Zipf popularity and cluster structure; a random ranking of
+    # 1 target among 51 candidates has HR@10 = 10/51, about 0.196
+    data, split, fit_data = world
+    model = _fitted(name, fit_data)
+    negatives = draw_candidates(data, split, 50, "uniform", seed=0)
+    ranks = rank_targets(model, split.valid, data.n_items, 10, negatives)
+    assert summarise(ranks.sampled, (10,))["HR@10"] > 0.3
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_params_are_frozen_dataclasses_with_defaults(name):
+    model = create_model(name)
+    assert dataclasses.is_dataclass(model.params)
+    for f in dataclasses.fields(model.params):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(model.params, f.name, None)
+    assert not [k for k in vars(model) if k.endswith("_")], "fitted state before fit()"

@@ -1,0 +1,83 @@
+"""Negative sampling: never from the user's history, exact counts, deterministic, unbiased."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import random_interactions
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from protocols.errors import InputError
+from protocols.negatives import draw_candidates, item_weights, sample_negatives
+from protocols.split import leave_one_out, temporal
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 12),
+    sampler=st.sampled_from(["uniform", "popularity"]),
+    use_temporal=st.booleans(),
+)
+def test_negatives_avoid_the_whole_history(seed, n, sampler, use_temporal):
+    data = random_interactions(seed, n_users=25, n_items=60, max_len=20)
+    split = temporal(data, 0.7) if use_temporal else leave_one_out(data)
+    try:
+        negatives = draw_candidates(data, split, n, sampler, seed)
+    except InputError:  # a popularity sampler may have too few items with training counts
+        assert sampler == "popularity"
+        return
+    weights = item_weights(sampler, split.train, data.n_items)
+    for user in np.union1d(split.valid.users, split.test.users):
+        row = negatives[user]
+        assert len(set(row.tolist())) == n  # distinct
+        assert not set(row.tolist()) & set(data.histories.row(user).tolist())  # held-out too
+        assert (row > 0).all() and (weights[row] > 0).all()
+
+
+def test_same_seed_same_candidates_other_seed_other():
+    data = random_interactions(3)
+    split = leave_one_out(data)
+    a = draw_candidates(data, split, 5, "uniform", seed=1)
+    b = draw_candidates(data, split, 5, "uniform", seed=1)
+    c = draw_candidates(data, split, 5, "uniform", seed=2)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_uniform_is_uniform_over_unseen_items():
+    seen = sp.csr_matrix(np.array([[0, 1, 1, 0, 0, 0, 0, 0, 0, 0]] * 20_000, dtype=bool))
+    weights = np.ones(10)
+    weights[0] = 0
+    draws = sample_negatives(seen, 3, weights, np.random.default_rng(0))
+    counts = np.bincount(draws.ravel(), minlength=10)
+    assert counts[:3].sum() == 0
+    expected = 20_000 * 3 / 7
+    assert np.abs(counts[3:] - expected).max() < 0.03 * expected
+
+
+def test_popularity_sampler_is_successive_sampling():
+    # weights 1:2:3 over items 1..3, two draws without replacement
+    weights = np.array([0.0, 1.0, 2.0, 3.0])
+    seen = sp.csr_matrix((50_000, 4), dtype=bool)
+    draws = sample_negatives(seen, 1, weights, np.random.default_rng(0))
+    freq = np.bincount(draws.ravel(), minlength=4)[1:] / 50_000
+    assert freq == pytest.approx([1 / 6, 2 / 6, 3 / 6], abs=0.01)
+    pairs = sample_negatives(seen, 2, weights, np.random.default_rng(1))
+    # P(item 1 among two) = 1/6 + (2/6)(1/4) + (3/6)(1/3) = 5/12
+    assert (pairs == 1).any(axis=1).mean() == pytest.approx(5 / 12, abs=0.01)
+
+
+def test_too_many_negatives_is_an_input_error():
+    seen = sp.csr_matrix(np.array([[0, 1, 1, 0, 0]], dtype=bool))
+    with pytest.raises(InputError, match="more than the 2 unseen items"):
+        sample_negatives(seen, 3, np.array([0.0, 1, 1, 1, 1]), np.random.default_rng(0))
+
+
+def test_heavy_users_still_get_exact_samples():
+    # a user who has seen all but 4 of 500 items needs many rejection rounds
+    row = np.ones(501, dtype=bool)
+    row[[10, 20, 30, 40]] = False
+    seen = sp.csr_matrix(np.vstack([row, np.zeros(501, dtype=bool)]))
+    draws = sample_negatives(seen, 4, np.r_[0.0, np.ones(500)], np.random.default_rng(0))
+    assert sorted(draws[0].tolist()) == [10, 20, 30, 40]
+    assert len(set(draws[1].tolist())) == 4

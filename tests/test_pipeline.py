@@ -1,0 +1,167 @@
+"""End to end: the command line on synthetic data, records, resume, plugins and reports."""
+
+import json
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from benchmark import records, report, run
+from protocols import registry
+
+SYNTH = "synthetic:n_users=200,n_items=120,n_clusters=8,mean_length=20,seed=3"
+
+
+def _run(tmp_path, *extra):
+    argv = [
+        "--dataset",
+        SYNTH,
+        "--seq-len",
+        "8",
+        "--num-negatives",
+        "50",
+        "--out",
+        str(tmp_path / "out"),
+        "--device",
+        "cpu",
+        *extra,
+    ]
+    return run.main(argv)
+
+
+def test_run_writes_complete_records(tmp_path):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    recs = records.read_records(tmp_path / "out")
+    assert sorted(r["model"] for r in recs) == ["itemknn", "pop"]
+    rec = recs[0]
+    for key in (
+        "schema_version",
+        "run_id",
+        "params",
+        "config",
+        "dataset",
+        "protocol",
+        "metrics",
+        "timings",
+        "device",
+        "environment",
+    ):
+        assert key in rec
+    for protocol in ("sampled", "full"):
+        for part in ("valid", "test"):
+            assert 0.0 <= rec["metrics"][protocol][part]["HR@10"] <= 1.0
+            assert (
+                rec["metrics"][protocol][part]["Recall@10"]
+                == rec["metrics"][protocol][part]["HR@10"]
+            )
+    assert rec["protocol"]["ties"].startswith("pessimistic")
+    assert rec["dataset"]["sha256"] and rec["dataset"]["users"] > 0
+    ranks = records.read_ranks(records.record_path(tmp_path / "out", rec["run_id"]))
+    assert ranks["full.test"].shape == (rec["metrics"]["full"]["test"]["users"], 1)
+
+
+def test_candidates_are_shared_and_records_resume(tmp_path, caplog):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    out = tmp_path / "out"
+    paths = sorted((out / "runs").glob("*.json"))
+    mtimes = [p.stat().st_mtime_ns for p in paths]
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0  # nothing new to do
+    assert [p.stat().st_mtime_ns for p in paths] == mtimes
+    assert _run(tmp_path, "--models", "pop", "--force") == 0
+    # the constant part of pop's scores: sampled ranks only depend on the stored negatives
+    first = records.read_ranks(paths[0])
+    assert first["sampled.test"].shape[1] == 1
+
+
+def test_same_seed_same_metrics(tmp_path):
+    assert _run(tmp_path, "--models", "itemknn") == 0
+    assert _run(tmp_path, "--models", "itemknn", "--out", str(tmp_path / "again")) == 0
+    a = records.read_records(tmp_path / "out")[0]["metrics"]
+    b = records.read_records(tmp_path / "again")[0]["metrics"]
+    assert a == b
+
+
+def test_param_reaches_the_model_and_changes_the_run_id(tmp_path):
+    assert _run(tmp_path, "--models", "itemknn", "--param", "neighbours=5") == 0
+    assert _run(tmp_path, "--models", "itemknn") == 0
+    recs = records.read_records(tmp_path / "out")
+    assert sorted(r["params"]["neighbours"] for r in recs)[0] == 5
+    assert len({r["run_id"] for r in recs}) == 2
+
+
+def test_plugin_model_runs_through_the_protocol(tmp_path, monkeypatch):
+    plugin = tmp_path / "my_plugin_model.py"
+    plugin.write_text(
+        textwrap.dedent('''
+        import dataclasses
+        import torch
+        from protocols.interface import Recommender
+        from protocols.registry import register_model
+
+        @register_model("plugin-last-item")
+        class LastItem(Recommender):
+            """Scores each item by how recently the user saw its neighbour id (a toy)."""
+
+            @dataclasses.dataclass(frozen=True)
+            class Params:
+                bonus: float = 1.0
+
+            def fit(self, data):
+                self.n_items_ = data.n_items
+                return self
+
+            def score(self, batch):
+                scores = torch.zeros(len(batch), self.n_items_ + 1)
+                last = batch.sequences[:, -1]
+                nxt = torch.clamp(last + 1, max=self.n_items_)
+                scores[torch.arange(len(batch)), nxt] = self.params.bonus
+                return scores
+    ''')
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))  # forget it afterwards
+    assert (
+        _run(
+            tmp_path,
+            "--models",
+            "plugin-last-item",
+            "--plugins",
+            "my_plugin_model",
+            "--param",
+            "bonus=2",
+        )
+        == 0
+    )
+    rec = records.read_records(tmp_path / "out")[0]
+    assert rec["model"] == "plugin-last-item" and rec["params"] == {"bonus": 2.0}
+    sys.modules.pop("my_plugin_model", None)
+
+
+def test_report_renders_all_formats(tmp_path, capsys):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    assert report.main([str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "itemknn" in printed and "**" in printed
+    tex = (tmp_path / "out" / "table.tex").read_text()
+    assert "\\toprule" in tex and "\\textbf{" in tex
+    csv_lines = (tmp_path / "out" / "table.csv").read_text().strip().splitlines()
+    assert len(csv_lines) == 3 and csv_lines[0].startswith("model,")
+
+
+def test_record_json_is_plain_json(tmp_path):
+    assert _run(tmp_path, "--models", "pop") == 0
+    path = next((tmp_path / "out" / "runs").glob("*.json"))
+    parsed = json.loads(path.read_text())
+    assert isinstance(parsed["metrics"]["sampled"]["test"]["NDCG@10"], float)
+    assert np.isfinite(parsed["timings"]["fit_seconds"])
+
+
+@pytest.mark.parametrize("split", ["temporal"])
+def test_temporal_split_runs(tmp_path, split):
+    assert _run(tmp_path, "--models", "pop", "--split", split) == 0
+    rec = records.read_records(tmp_path / "out")[0]
+    assert (
+        rec["protocol"]["split"] == "temporal"
+        and "cutoff_timestamp" in rec["protocol"]["split_info"]
+    )
