@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from baselines.popularity import training_counts
+from protocols.data import item_popularity
 from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.registry import register_model
@@ -46,7 +46,7 @@ class PersonalTopK(Recommender):
         p = self.params
         if not 0.0 <= p.blend <= 1.0 or p.top_genres < 1:
             raise InputError(f"personal-topk needs 0 <= blend <= 1 and top_genres >= 1, got {p}")
-        counts = training_counts(data.train, data.n_items)  # [n+1]
+        counts = item_popularity(data.train, data.n_items)  # [n+1]
         self.p_item_ = counts / max(counts.sum(), 1.0)  # [n+1]
         self.item_genres_ = None
         self.p_item_given_genre_ = None

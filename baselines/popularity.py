@@ -5,16 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from protocols.data import item_popularity
 from protocols.interface import NoParams, Recommender
 from protocols.registry import register_model
-from protocols.types import FitData, Histories, UserBatch
-
-
-def training_counts(train: Histories, n_items: int) -> np.ndarray:
-    """pop(i): training interactions per item (repeats count), float64 [n_items + 1]; pop(0) = 0."""
-    counts = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
-    counts[0] = 0.0  # padding is never an interaction; guard against malformed input
-    return counts
+from protocols.types import FitData, UserBatch
 
 
 @register_model("pop")
@@ -24,7 +18,7 @@ class Popularity(Recommender):
     Params = NoParams
 
     def fit(self, data: FitData) -> Popularity:
-        self.counts_ = training_counts(data.train, data.n_items)  # [n_items + 1]
+        self.counts_ = item_popularity(data.train, data.n_items)  # [n_items + 1]
         return self
 
     def score(self, batch: UserBatch) -> torch.Tensor:

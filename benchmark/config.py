@@ -18,7 +18,7 @@ class RunConfig:
 
     dataset: str = "ml-1m"  # a registered name, csv:PATH or synthetic[:key=value,...]
     sep: str | None = None  # separator of a csv: file (default ",")
-    columns: str | None = None  # csv: column names in order, or header renames a=b,...
+    columns: str | None = None  # csv: column names in order, or FIELD=COLUMN renames
     min_rating: float | None = None  # keep ratings >= this (default: every rating is a watch)
     min_user_interactions: int = 0  # k-core: users need at least this many events
     min_item_interactions: int = 0  # k-core: items need at least this many events

@@ -100,6 +100,13 @@ def _item_metadata(items: pd.DataFrame | None, item_ids: pd.Index):
     return titles, matrix, genre_names
 
 
+def item_popularity(train: Histories, n_items: int) -> np.ndarray:
+    """pop(i): training interactions of each item (repeats count), float64 [n_items + 1]; pop(0) = 0."""
+    counts = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
+    counts[0] = 0.0  # padding is never an interaction
+    return counts
+
+
 def fingerprint(data: Interactions) -> dict:
     """Counts and a content hash of the canonical interactions: equal data, equal fingerprint."""
     digest = hashlib.sha256()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from protocols.data import item_popularity
 from protocols.errors import InputError
 from protocols.types import Histories, Interactions, Split
 
@@ -23,7 +24,7 @@ def item_weights(sampler: str, train: Histories, n_items: int) -> np.ndarray:
     if sampler == "uniform":
         weights = np.ones(n_items + 1)
     elif sampler == "popularity":
-        weights = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
+        weights = item_popularity(train, n_items)
     else:
         raise InputError(f"unknown negative sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
     weights[0] = 0.0

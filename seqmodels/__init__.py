@@ -1,1 +1,5 @@
-"""Deep sequence models: each encodes [B, L] item ids into a user state scored against item embeddings."""
+"""Deep sequence models. Importing this package registers every model in it."""
+
+from seqmodels import cnn, gru, mlp, sasrec
+
+__all__ = ["cnn", "gru", "mlp", "sasrec"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.registry import create_model, list_models
+from benchmark.registry import create_model, get_model_class, list_models
 from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
 from protocols.metrics import summarise
@@ -16,6 +16,7 @@ from protocols.sequences import last_items
 from protocols.split import leave_one_out
 from protocols.synthetic import generate
 from protocols.types import FitData, UserBatch
+from seqmodels.base import SequenceModel
 
 FAST = {  # smaller settings so the whole contract suite runs in seconds
     "mf-als": {"iterations": 5},
@@ -43,8 +44,14 @@ def world():
     return data, split, fit_data
 
 
+def _fast(name):
+    if issubclass(get_model_class(name), SequenceModel):
+        return {"epochs": 8, "emb_dim": 32, "lr": 3e-3}
+    return FAST.get(name, {})
+
+
 def _fitted(name, fit_data):
-    return create_model(name, **FAST.get(name, {})).fit(fit_data)
+    return create_model(name, **_fast(name)).fit(fit_data)
 
 
 def _batch(split, rows, seq_len=10):

@@ -5,7 +5,7 @@ import pytest
 from baselines.popularity import Popularity
 from benchmark.registry import UnknownModelError, create_model, list_models, register_model
 
-EXPECTED = ["itemknn", "mf-als", "mf-bpr", "personal-topk", "pop"]
+EXPECTED = ["cnn", "gru", "itemknn", "mf-als", "mf-bpr", "mlp", "personal-topk", "pop", "sasrec"]
 
 
 def test_every_model_is_registered():

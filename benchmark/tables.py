@@ -1,0 +1,247 @@
+"""Parse interaction files and MovieLens item tables into frames.
+
+Interactions become user, item, timestamp (int64) and, when present, rating; `columns` says
+which file column holds which field (see `parse_interactions`). Item tables (u.item,
+movies.dat, movies.csv) become a frame indexed by item id with title and a genres tuple.
+`FORMATS` says how each registered set's files are laid out.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from protocols.errors import InputError
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("user", "item", "timestamp", "rating")
+
+
+class ItemFiles(Protocol):
+    """Where an item table reader finds its files (a folder, or a folder inside a zip)."""
+
+    def read(self, name: str) -> bytes | None:
+        """The file's bytes, or None when it is not there."""
+
+
+# ----------------------------------------------------------------------------- interactions
+
+
+def parse_interactions(data: bytes, where: str, sep: str, columns: str | None) -> pd.DataFrame:
+    """user, item, timestamp (int64; the row number when the file has none), rating if present.
+
+    `columns`: None (a header naming user, item, timestamp, rating), a header mapping
+    'user=UserID,item=MovieID,...', or names in order for a file without a header
+    ('user,item,rating,timestamp'; '-' or '_' skips a column).
+    """
+    header, names, rename, required = _layout(columns)
+    sep, data = _one_char_separator(sep, data, where)
+    try:
+        table = pd.read_csv(
+            io.BytesIO(data),
+            sep=sep,
+            header=0 if header else None,
+            names=names,
+            keep_default_na=False,
+            na_values=[""],  # only an empty field is missing: 'NA' may be an id
+            low_memory=False,  # one type per column, not one per chunk
+        )
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{where} is empty") from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{where}: {_parser_problem(error)}") from None
+    except UnicodeDecodeError as error:
+        raise InputError(f"{where}: not UTF-8 text (byte {error.start})") from None
+    if not isinstance(table.index, pd.RangeIndex):  # surplus leading fields became an index
+        line = _line_number(data, 0, header)
+        raise InputError(f"{where}: line {line}: more fields than the header or --columns name")
+    table.columns = [str(name).strip() for name in table.columns]
+    missing = [name for name in required if name not in table.columns]
+    if missing:
+        raise InputError(
+            f"{where}: no column {missing[0]!r} (found: {', '.join(table.columns)}); name them "
+            f"with --columns user=COL,item=COL,timestamp=COL, or give the order of a file "
+            f"without a header: --columns user,item,rating,timestamp"
+        )
+    table = table[[name for name in rename if name in table.columns]].rename(columns=rename)
+    return _checked(table, data, where, header)
+
+
+def _layout(columns: str | None) -> tuple[bool, list[str] | None, dict[str, str], list[str]]:
+    """(has header, names for a header-less file, file column -> field, columns that must exist)."""
+    if columns is None:
+        return True, None, {field: field for field in FIELDS}, ["user", "item"]
+    parts = [part.strip() for part in columns.split(",")]
+    if "=" in columns:  # a header, some of whose columns are renamed
+        pairs = [(part.partition("=")[0].strip(), part.partition("=")[2].strip()) for part in parts]
+        _check_fields([field if name else "" for field, name in pairs], columns, need_ids=False)
+        rename = {name: field for field, name in pairs}
+        defaults = {f: f for f in FIELDS if f not in rename.values() and f not in rename}
+        required = [*rename, *(f for f in ("user", "item") if f in defaults)]
+        return True, None, {**rename, **defaults}, required
+    fields = [part for part in parts if part not in ("-", "_")]
+    _check_fields(fields, columns, need_ids=True)
+    names = [part if part not in ("-", "_") else f"-{i}" for i, part in enumerate(parts)]
+    return False, names, {field: field for field in fields}, fields
+
+
+def _check_fields(fields: list[str], columns: str, need_ids: bool) -> None:
+    """Known fields, each once; user and item among them for a file without a header."""
+    valid = set(fields) <= set(FIELDS) and len(set(fields)) == len(fields)
+    if not valid or need_ids and not {"user", "item"} <= set(fields):
+        raise InputError(
+            f"--columns '{columns}': name the fields {', '.join(FIELDS)} once each (user and "
+            f"item needed), as user=COL,... for a file with a header or in file order without one"
+        )
+
+
+def _one_char_separator(sep: str, data: bytes, where: str) -> tuple[str, bytes]:
+    """pandas' fast parser takes one character: replace a longer separator such as '::'."""
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)
+    if not sep:
+        raise InputError("--sep must not be empty")
+    if len(sep) == 1:
+        return sep, data
+    for stand_in in ("\x1f", "\x1e", "\x1d"):
+        if stand_in.encode() not in data:
+            return stand_in, data.replace(sep.encode(), stand_in.encode())
+    raise InputError(f"{where}: cannot use the separator {sep!r} with this file")
+
+
+def _parser_problem(error: Exception) -> str:
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+    if found:
+        expected, line, saw = found.groups()
+        return f"line {line}: {saw} fields, expected {expected}"
+    return " ".join(str(error).split())
+
+
+def _line_number(data: bytes, row: int, header: bool) -> int:
+    """The 1-based file line of data row `row` (pandas skips blank lines, so count them out)."""
+    text = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(text == ord("\n"))
+    starts = np.concatenate([[0], ends + 1])
+    stops = np.concatenate([ends, [len(text)]])
+    lengths = stops - starts
+    has_cr = (lengths > 0) & (text[np.maximum(stops - 1, 0)] == ord("\r"))
+    filled = np.flatnonzero(lengths - has_cr > 0)
+    index = row + int(header)
+    return int(filled[index]) + 1 if index < len(filled) else len(lengths)
+
+
+def _checked(table: pd.DataFrame, data: bytes, where: str, header: bool) -> pd.DataFrame:
+    """The interaction frame with checked types: ids as given, int64 timestamps, float ratings."""
+
+    def fail(row: int, problem: str) -> None:
+        raise InputError(f"{where}: line {_line_number(data, row, header)}: {problem}")
+
+    if table.empty:
+        raise InputError(f"{where} has no data rows")
+    for field in table.columns:
+        empty = table[field].isna().to_numpy()
+        if empty.any():
+            fail(int(np.argmax(empty)), f"empty or missing {field}")
+    out = {"user": _ids(table["user"]), "item": _ids(table["item"])}
+    for field in ("timestamp", "rating"):
+        if field in table.columns:
+            out[field] = _numbers(table[field], field == "timestamp", fail)
+    if "timestamp" not in out:
+        log.info("%s has no timestamp column: file order is taken as time order", where)
+        out["timestamp"] = np.arange(len(table), dtype=np.int64)
+    return pd.DataFrame({field: out[field] for field in FIELDS if field in out}, copy=False)
+
+
+def _numbers(column: pd.Series, whole: bool, fail: Callable[[int, str], None]) -> np.ndarray:
+    """int64 (`whole`, for timestamps) or float64 values; `fail` names the first bad row."""
+    if column.dtype.kind in "iu":  # the common case: no detour through float
+        return column.to_numpy(np.int64 if whole else np.float64)
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if whole:
+        bad |= np.floor(values) != values
+    if bad.any():
+        row = int(np.argmax(bad))
+        kind = "a whole number" if whole else "a number"
+        fail(row, f"{column.name} '{column.iloc[row]}' is not {kind}")
+    return values.astype(np.int64) if whole else values
+
+
+def _ids(values: pd.Series) -> np.ndarray:
+    """Integer ids stay int64; anything else is kept as the file's text."""
+    if values.dtype.kind in "iu":
+        return values.to_numpy(np.int64)
+    if values.dtype.kind == "f" and bool((np.floor(values) == values).all()):
+        return values.to_numpy(np.int64)
+    return values.astype(str).to_numpy(dtype=object)
+
+
+# ----------------------------------------------------------------------------- item tables
+
+
+def _item_frame(ids: list[int], titles: list[str], genres: list[str]) -> pd.DataFrame:
+    """Indexed by item id: title, and genres as a tuple ('(no genres listed)' means none)."""
+    none = ("", "(no genres listed)")
+    tuples = [() if text in none else tuple(text.split("|")) for text in genres]
+    index = pd.Index(np.asarray(ids, dtype=np.int64), name="item")
+    return pd.DataFrame({"title": list(titles), "genres": tuples}, index=index)
+
+
+def _items_100k(files: ItemFiles) -> pd.DataFrame | None:
+    """u.item: id|title|release date|video release date|url|one 0/1 flag per genre of u.genre."""
+    item_bytes, genre_bytes = files.read("u.item"), files.read("u.genre")
+    if item_bytes is None or genre_bytes is None:
+        return None
+    pairs = [line.rsplit("|", 1) for line in genre_bytes.decode("latin-1").splitlines()]
+    pairs = sorted((p for p in pairs if len(p) == 2), key=lambda pair: int(pair[1]))
+    names = np.array([name for name, _ in pairs])  # in flag order
+    table = pd.read_csv(
+        io.BytesIO(item_bytes),
+        sep="|",
+        header=None,
+        encoding="latin-1",
+        quoting=csv.QUOTE_NONE,
+        keep_default_na=False,
+    )
+    flags = table.iloc[:, 5 : 5 + len(names)].to_numpy(dtype=np.int64) == 1  # [n_items, n_genres]
+    genres = ["|".join(names[row]) for row in flags]
+    return _item_frame(table[0].tolist(), table[1].tolist(), genres)
+
+
+def _items_1m(files: ItemFiles) -> pd.DataFrame | None:
+    """movies.dat: MovieID::Title::Genres (Latin-1); titles may hold ':' so split at the ends."""
+    raw = files.read("movies.dat")
+    if raw is None:
+        return None
+    ids, titles, genres = [], [], []
+    for line in filter(None, raw.decode("latin-1").splitlines()):
+        head, _, genre_text = line.rpartition("::")
+        ident, _, title = head.partition("::")
+        ids.append(int(ident))
+        titles.append(title)
+        genres.append(genre_text)
+    return _item_frame(ids, titles, genres)
+
+
+def _items_csv(files: ItemFiles) -> pd.DataFrame | None:
+    """movies.csv: movieId,title,genres (quoted CSV)."""
+    raw = files.read("movies.csv")
+    if raw is None:
+        return None
+    table = pd.read_csv(io.BytesIO(raw), keep_default_na=False, dtype={"movieId": np.int64})
+    return _item_frame(table["movieId"].tolist(), table["title"].tolist(), table["genres"].tolist())
+
+
+# DatasetSpec.parser -> (separator, columns, item table reader)
+FORMATS: dict[str, tuple[str, str, Callable[[ItemFiles], pd.DataFrame | None]]] = {
+    "ml-100k": ("\t", "user,item,rating,timestamp", _items_100k),
+    "ml-1m": ("::", "user,item,rating,timestamp", _items_1m),
+    "ml-csv": (",", "user=userId,item=movieId,rating=rating,timestamp=timestamp", _items_csv),
+}

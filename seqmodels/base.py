@@ -1,0 +1,97 @@
+"""What every deep sequence model shares: one item-embedding table for input and output, the
+training parameters, `fit` through the one trainer and `score = user state @ item embeddings`.
+
+A model file only defines an encoder: [B, L] item ids -> [B, L, d] states, where the state at
+position t has read items up to t and no further (causal), so one pass trains every position.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import torch
+from torch import nn
+
+from protocols.errors import InputError
+from protocols.interface import Recommender
+from protocols.types import PAD, FitData, UserBatch
+
+log = logging.getLogger(__name__)
+LOSSES = ("ce", "bce")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainParams:
+    """Training settings shared by every sequence model (each model adds its own fields)."""
+
+    emb_dim: int = 64  # item embedding size d, also the size of the user state
+    dropout: float = 0.2
+    lr: float = 1e-3  # AdamW learning rate
+    weight_decay: float = 0.0
+    batch_size: int = 128  # training sequences per step
+    epochs: int = 200  # upper bound; early stopping usually ends sooner
+    patience: int = 5  # epochs without a better validation NDCG@10 before stopping
+    loss: str = "ce"  # ce: softmax over all items; bce: sampled negatives
+    neg_ratio: int = 1  # bce only: negatives per positive
+    all_windows: bool = True  # train on every SEQ_LEN window of long histories, not the last
+
+
+class ItemSequenceNet(nn.Module):
+    """Item embeddings [n_items + 1, d] (row 0 = padding) around a causal encoder."""
+
+    def __init__(self, n_items: int, params: TrainParams, encoder: nn.Module) -> None:
+        super().__init__()
+        self.items = nn.Embedding(n_items + 1, params.emb_dim, padding_idx=PAD)
+        nn.init.normal_(self.items.weight, std=params.emb_dim**-0.5)
+        with torch.no_grad():
+            self.items.weight[PAD].zero_()
+        self.input_dropout = nn.Dropout(params.dropout)
+        self.encoder = encoder
+
+    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
+        """[B, L] item ids -> [B, L, d] states (position t has read items up to t)."""
+        embedded = self.input_dropout(self.items(sequences))  # [B, L, d]
+        return self.encoder(embedded, sequences != PAD)
+
+    def item_scores(self, states: torch.Tensor) -> torch.Tensor:
+        """[..., d] states -> [..., n_items + 1] scores."""
+        return states @ self.items.weight.T
+
+
+class SequenceModel(Recommender):
+    """Base of the deep models. Subclasses implement `build_encoder(n_items) -> nn.Module`."""
+
+    Params = TrainParams
+
+    def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
+        raise NotImplementedError
+
+    def fit(self, data: FitData) -> SequenceModel:
+        from seqmodels.train import train  # the trainer needs this class; import it late
+
+        p = self.params
+        if p.loss not in LOSSES:
+            raise InputError(
+                f"{self.name}: loss must be one of {', '.join(LOSSES)}, got {p.loss!r}"
+            )
+        if p.neg_ratio < 1 or p.emb_dim < 1 or p.batch_size < 1 or p.epochs < 1:
+            raise InputError(f"{self.name}: neg_ratio, emb_dim, batch_size and epochs must be >= 1")
+        self.device_ = torch.device(data.device)
+        self.seq_len_ = data.seq_len
+        # Weights, shuffling, dropout and negatives all draw from a seeded fork of torch's
+        # generators: deterministic on the CPU, and the caller's random state is untouched.
+        cuda = [self.device_] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(data.seed)
+            encoder = self.build_encoder(data.n_items, data.seq_len)
+            self.net_ = ItemSequenceNet(data.n_items, p, encoder).to(self.device_)
+            self.training_ = train(self, data)
+        return self
+
+    @torch.no_grad()
+    def score(self, batch: UserBatch) -> torch.Tensor:
+        self.net_.eval()
+        sequences = batch.sequences[:, -self.seq_len_ :].to(self.device_)  # [B, L]
+        states = self.net_(sequences)[:, -1]  # [B, d]: the state after the last item
+        return self.net_.item_scores(states.float()).float()  # [B, n_items + 1]

@@ -1,0 +1,44 @@
+"""GRU4Rec-style recurrent model: a GRU reads the item embeddings left to right."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from protocols.registry import register_model
+from seqmodels.base import SequenceModel, TrainParams
+
+
+@dataclasses.dataclass(frozen=True)
+class GRUParams(TrainParams):
+    hidden: int = 128  # GRU state size; projected back to emb_dim for scoring
+    layers: int = 1
+
+
+class GRUEncoder(nn.Module):
+    def __init__(self, p: GRUParams) -> None:
+        super().__init__()
+        self.gru = nn.GRU(
+            p.emb_dim,
+            p.hidden,
+            num_layers=p.layers,
+            batch_first=True,
+            dropout=p.dropout if p.layers > 1 else 0.0,
+        )
+        self.out = nn.Sequential(nn.Dropout(p.dropout), nn.Linear(p.hidden, p.emb_dim))
+
+    def forward(self, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        states, _ = self.gru(embedded)  # [B, L, hidden]; left padding is read as zeros
+        return self.out(states)  # [B, L, d]
+
+
+@register_model("gru")
+class GRU4Rec(SequenceModel):
+    """GRU4Rec (Hidasi et al. 2016) with a shared item embedding for input and output."""
+
+    Params = GRUParams
+
+    def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
+        return GRUEncoder(self.params)
