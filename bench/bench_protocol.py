@@ -19,14 +19,15 @@ import tracemalloc
 import torch
 from tabulate import tabulate
 
+from benchmark.config import RunConfig
 from benchmark.datasets import load_raw
+from benchmark.pipeline import make_fit_data
 from benchmark.registry import create_model
 from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
 from protocols.negatives import draw_candidates
 from protocols.sequences import last_items, training_windows
 from protocols.split import leave_one_out
-from protocols.types import FitData
 
 PRESETS = {
     "ml-100k": ("ml-100k", None),
@@ -76,14 +77,7 @@ def bench(label: str, spec: str, min_rating: float | None, seq_len: int, device:
         "100 popularity negatives",
         lambda: draw_candidates(data, split, 100, "popularity", 0),
     )
-    fit = FitData(
-        train=split.train,
-        n_users=data.n_users,
-        n_items=data.n_items,
-        valid=split.valid,
-        seq_len=seq_len,
-    )
-    model = create_model("pop").fit(fit)
+    model = create_model("pop").fit(make_fit_data(RunConfig(seq_len=seq_len), data, split))
     timed(
         rows,
         label,

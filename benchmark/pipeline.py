@@ -76,11 +76,9 @@ def prepare(config: RunConfig) -> tuple[Interactions, Split, dict, np.ndarray]:
     return data, split, fp, sampled_candidates(config, data, split, fp)
 
 
-def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
-    """Fit one model under one configuration and evaluate it on valid and test."""
-    data, split, fp, negatives = prepare(config)
-    model = create_model(config.model, **dict(config.params))
-    fit_data = FitData(
+def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitData:
+    """What a model may learn from under this configuration (no test targets in it)."""
+    return FitData(
         train=split.train,
         n_users=data.n_users,
         n_items=data.n_items,
@@ -90,6 +88,13 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
         device=config.device,
         seed=config.seed,
     )
+
+
+def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """Fit one model under one configuration and evaluate it on valid and test."""
+    data, split, fp, negatives = prepare(config)
+    model = create_model(config.model, **dict(config.params))
+    fit_data = make_fit_data(config, data, split)
     start = time.perf_counter()
     model.fit(fit_data)
     fit_seconds = time.perf_counter() - start
@@ -127,6 +132,7 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
             **_cuda_peak(config.device),
         },
         "device": _device_name(config.device),
+        "training": getattr(model, "training_", None),  # per-epoch history of trained models
         "environment": records.environment(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import typing
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from benchmark.registry import (
     list_models,
     model_param_fields,
 )
-from protocols.errors import InputError
+from protocols.errors import InputError, TrainingError
 
 log = logging.getLogger("benchmark.run")
 
@@ -88,6 +89,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=d.seed, help="seed of candidates and training (default 0)")
     a("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto: cuda if present)")
     a("--eval-batch-size", type=int, default=d.eval_batch_size, help="users per scoring batch")
+    add_model_shortcuts(parser)
     a(
         "--param",
         action="append",
@@ -105,10 +107,46 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     a("-v", "--verbose", action="store_true", help="debug logging")
 
 
+# Model parameters common enough to have their own flag; `--emb-dim 32` = `--param emb_dim=32`.
+SHORTCUTS = (
+    "emb_dim",
+    "hidden",
+    "layers",
+    "dropout",
+    "lr",
+    "batch_size",
+    "epochs",
+    "patience",
+    "loss",
+    "neg_ratio",
+)
+
+
+def add_model_shortcuts(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model parameters (each model keeps its own default)")
+    for key in SHORTCUTS:
+        defaults = {}
+        for name in list_models():
+            fields = model_param_fields(name)
+            if key in fields:
+                defaults.setdefault(repr(fields[key].default), []).append(name)
+        shown = "; ".join(f"{', '.join(ms)}: {d}" for d, ms in defaults.items())
+        group.add_argument(
+            "--" + key.replace("_", "-"), dest=key, default=None, help=f"defaults: {shown}"
+        )
+
+
+def shortcut_params(args: argparse.Namespace) -> list[str]:
+    return [f"{key}={getattr(args, key)}" for key in SHORTCUTS if getattr(args, key) is not None]
+
+
 def resolve_device(name: str) -> str:
     """`auto` becomes a concrete device once, here; the record stores the result."""
     if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":  # no more threads than cores this process may use
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(min(torch.get_num_threads(), cores or 1))
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {name}: no CUDA device is available")
     if name != "cpu" and not name.startswith("cuda"):
@@ -158,7 +196,7 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     names = list_models() if args.models == "all" else [m.strip() for m in args.models.split(",")]
     for name in names:
         get_model_class(name)  # unknown names fail here, with the known ones listed
-    params = model_params(names, args.param)
+    params = model_params(names, shortcut_params(args) + args.param)
     base = dict(
         dataset=args.dataset,
         sep=args.sep,
@@ -220,6 +258,9 @@ def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | No
         except (InputError, UnknownModelError) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except TrainingError as error:  # not the user's input, but no traceback helps either
+            print(f"error: {error}", file=sys.stderr)
+            return 1
 
     return wrapper
 

@@ -3,3 +3,7 @@
 
 class InputError(ValueError):
     """A missing or malformed data file, an impossible option, an unknown name."""
+
+
+class TrainingError(RuntimeError):
+    """Training went wrong (a NaN loss, say); the message names the model and the epoch."""

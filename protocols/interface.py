@@ -28,6 +28,7 @@ class Recommender(ABC):
 
     Params: ClassVar[type] = NoParams
     name: ClassVar[str] = ""  # set by the registry
+    training_: dict | None = None  # set by fit() of models that train in epochs; goes in the record
 
     def __init__(self, params: Any = None, **overrides: Any) -> None:
         if params is None:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams
+from seqmodels.base import SequenceModel, TrainParams, front_aligned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +55,7 @@ class CNNEncoder(nn.Module):
         )
 
     def forward(self, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        return self.blocks(embedded)  # [B, L, d]
+        return front_aligned(self.blocks, embedded, present)  # [B, L, d]
 
 
 @register_model("cnn")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams
+from seqmodels.base import SequenceModel, TrainParams, front_aligned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class GRUEncoder(nn.Module):
         self.out = nn.Sequential(nn.Dropout(p.dropout), nn.Linear(p.hidden, p.emb_dim))
 
     def forward(self, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
-        states, _ = self.gru(embedded)  # [B, L, hidden]; left padding is read as zeros
+        states = front_aligned(lambda x: self.gru(x)[0], embedded, present)  # [B, L, hidden]
         return self.out(states)  # [B, L, d]
 
 

@@ -19,7 +19,7 @@ from seqmodels.base import SequenceModel, TrainParams
 @dataclasses.dataclass(frozen=True)
 class MLPParams(TrainParams):
     window: int = 0  # items the MLP reads; 0 means SEQ_LEN
-    hidden: int = 256
+    hidden: int = 128
     layers: int = 2  # hidden layers after the first
 
 

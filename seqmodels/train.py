@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
 from protocols.sequences import training_windows
@@ -38,25 +40,29 @@ def train(model, data: FitData) -> dict:
         start = time.perf_counter()
         loss = _epoch(net, optimiser, inputs, targets, p, data.n_items, use_bf16)
         mean_loss = float(loss)  # one host sync per epoch
-        if not torch.isfinite(torch.tensor(mean_loss)):
-            raise FloatingPointError(f"{model.name}: training loss is {mean_loss} at epoch {epoch}")
+        train_seconds = time.perf_counter() - start
+        if not math.isfinite(mean_loss):
+            raise TrainingError(f"{model.name}: training loss is {mean_loss} at epoch {epoch}")
         valid_ndcg = _validate(model, data)
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": mean_loss,
-                "valid_NDCG@10": valid_ndcg,
-                "seconds": time.perf_counter() - start,
-            }
-        )
+        entry = {
+            "epoch": epoch,
+            "loss": mean_loss,
+            "valid_NDCG@10": valid_ndcg,
+            "train_seconds": train_seconds,
+            "valid_seconds": time.perf_counter() - start - train_seconds,
+        }
+        history.append(entry)
         log.info(
-            "%s epoch %d: loss %.4f, valid NDCG@10 %.4f (%.1fs)",
+            "%s epoch %d: loss %.4f, valid NDCG@10 %.4f (train %.1fs, valid %.1fs)",
             model.name,
             epoch,
             mean_loss,
             valid_ndcg,
-            history[-1]["seconds"],
+            train_seconds,
+            entry["valid_seconds"],
         )
+        for hook in model.epoch_hooks:
+            hook(model, entry)
         if valid_ndcg > best:
             best, best_epoch = valid_ndcg, epoch
             best_state = copy.deepcopy(net.state_dict())

@@ -1,5 +1,6 @@
 """End to end: the command line on synthetic data, records, resume, plugins and reports."""
 
+import dataclasses
 import json
 import sys
 import textwrap
@@ -8,6 +9,8 @@ import numpy as np
 import pytest
 
 from benchmark import records, report, run
+from benchmark.config import RunConfig
+from benchmark.pipeline import prepare
 from protocols import registry
 
 SYNTH = "synthetic:n_users=200,n_items=120,n_clusters=8,mean_length=20,seed=3"
@@ -61,17 +64,26 @@ def test_run_writes_complete_records(tmp_path):
     assert ranks["full.test"].shape == (rec["metrics"]["full"]["test"]["users"], 1)
 
 
-def test_candidates_are_shared_and_records_resume(tmp_path, caplog):
+def test_records_resume_instead_of_rerunning(tmp_path):
     assert _run(tmp_path, "--models", "pop,itemknn") == 0
-    out = tmp_path / "out"
-    paths = sorted((out / "runs").glob("*.json"))
+    paths = sorted((tmp_path / "out" / "runs").glob("*.json"))
     mtimes = [p.stat().st_mtime_ns for p in paths]
     assert _run(tmp_path, "--models", "pop,itemknn") == 0  # nothing new to do
     assert [p.stat().st_mtime_ns for p in paths] == mtimes
     assert _run(tmp_path, "--models", "pop", "--force") == 0
-    # the constant part of pop's scores: sampled ranks only depend on the stored negatives
-    first = records.read_ranks(paths[0])
-    assert first["sampled.test"].shape[1] == 1
+    assert paths[0].name.startswith("itemknn") and paths[0].stat().st_mtime_ns == mtimes[0]
+    assert paths[1].stat().st_mtime_ns != mtimes[1]  # pop ran again
+
+
+def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
+    base = RunConfig(dataset=SYNTH, seq_len=8, num_negatives=50)
+    first = prepare(dataclasses.replace(base, model="pop"))[3]
+    second = prepare(dataclasses.replace(base, model="itemknn", params=(("neighbours", 5),)))[3]
+    assert first is not second and np.array_equal(first, second)  # read back from the store
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh"))  # a new run, nothing stored
+    assert np.array_equal(prepare(dataclasses.replace(base, model="gru"))[3], first)
+    other_seed = prepare(dataclasses.replace(base, seed=1))[3]
+    assert not np.array_equal(other_seed, first)
 
 
 def test_same_seed_same_metrics(tmp_path):

@@ -1,0 +1,133 @@
+"""The sequence models and their one trainer, on synthetic data (seconds each)."""
+
+import pytest
+import torch
+from torch import nn
+
+from baselines.popularity import Popularity
+from benchmark.registry import create_model
+from protocols.data import to_implicit
+from protocols.errors import TrainingError
+from protocols.evaluate import rank_targets
+from protocols.metrics import ndcg
+from protocols.split import leave_one_out
+from protocols.synthetic import generate
+from protocols.types import FitData
+from seqmodels.base import SequenceModel, TrainParams
+
+DEEP = ["mlp", "cnn", "gru", "sasrec"]
+QUICK = {"epochs": 6, "emb_dim": 32, "lr": 3e-3, "patience": 6}
+
+
+@pytest.fixture(scope="module")
+def fit_data():
+    # users mostly stay in their item cluster or move to the next: the recent items tell
+    data = to_implicit(
+        generate(
+            n_users=500, n_items=200, n_clusters=20, mean_length=30, stay_probability=0.6, seed=5
+        )
+    )
+    split = leave_one_out(data)
+    return FitData(
+        train=split.train,
+        n_users=data.n_users,
+        n_items=data.n_items,
+        valid=split.valid,
+        seq_len=10,
+        item_genres=data.item_genres,
+        seed=0,
+    )
+
+
+def _valid_ndcg(model, data: FitData) -> float:
+    ranks = rank_targets(model, data.valid, data.n_items, data.seq_len)
+    return float(ndcg(ranks.full, 10).mean())
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_every_model_learns_the_sequence_and_its_loss_falls(name, fit_data):
+    model = create_model(name, **QUICK).fit(fit_data)
+    history = model.training_["history"]
+    pop = _valid_ndcg(Popularity().fit(fit_data), fit_data)
+    assert model.training_["best_valid_NDCG@10"] > 1.5 * pop
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce"])
+def test_both_losses_train(loss, fit_data):
+    model = create_model("gru", **{**QUICK, "loss": loss, "neg_ratio": 4}).fit(fit_data)
+    pop = _valid_ndcg(Popularity().fit(fit_data), fit_data)
+    assert model.training_["best_valid_NDCG@10"] > 1.2 * pop
+
+
+def test_the_best_epoch_is_the_one_evaluated(fit_data):
+    # a learning rate this high makes validation jump around, so the last epoch is rarely best
+    model = create_model("gru", epochs=8, lr=0.05, patience=3, emb_dim=16).fit(fit_data)
+    report = model.training_
+    best = max(h["valid_NDCG@10"] for h in report["history"])
+    assert report["best_valid_NDCG@10"] == best
+    assert report["history"][report["best_epoch"] - 1]["valid_NDCG@10"] == best
+    assert _valid_ndcg(model, fit_data) == pytest.approx(best, abs=1e-12)
+
+
+def test_early_stopping_waits_for_patience(fit_data):
+    model = create_model("gru", epochs=50, lr=0.05, patience=2, emb_dim=16).fit(fit_data)
+    report = model.training_
+    assert len(report["history"]) - report["best_epoch"] <= 2
+    assert len(report["history"]) < 50 or report["best_epoch"] >= 48
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_same_seed_same_metrics_on_cpu(name, fit_data):
+    first = create_model(name, **{**QUICK, "epochs": 2}).fit(fit_data)
+    second = create_model(name, **{**QUICK, "epochs": 2}).fit(fit_data)
+    assert [h["loss"] for h in first.training_["history"]] == [
+        h["loss"] for h in second.training_["history"]
+    ]
+    assert _valid_ndcg(first, fit_data) == _valid_ndcg(second, fit_data)
+
+
+def test_training_leaves_the_global_random_state_alone(fit_data):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    create_model("cnn", **{**QUICK, "epochs": 1}).fit(fit_data)
+    assert torch.equal(torch.rand(3), expected)
+
+
+class _NaNEncoder(nn.Module):
+    def forward(self, embedded, present):
+        return embedded * float("nan")
+
+
+class _Exploding(SequenceModel):
+    Params = TrainParams
+    name = "exploding"
+
+    def build_encoder(self, n_items, seq_len):
+        return _NaNEncoder()
+
+
+def test_nan_loss_stops_with_model_and_epoch(fit_data):
+    with pytest.raises(TrainingError, match="exploding: training loss is nan at epoch 1"):
+        _Exploding(TrainParams(epochs=3)).fit(fit_data)
+
+
+def test_impossible_parameters_are_refused(fit_data):
+    from protocols.errors import InputError
+
+    with pytest.raises(InputError, match="loss"):
+        create_model("gru", loss="hinge").fit(fit_data)
+    with pytest.raises(InputError, match="neg_ratio"):
+        create_model("gru", neg_ratio=0).fit(fit_data)
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_padding_never_changes_a_user_state(name, fit_data):
+    # the same four items behind 6 or 3 padding slots give the same state
+    model = create_model(name, **{**QUICK, "epochs": 1}).fit(fit_data)
+    model.net_.eval()
+    with torch.no_grad():
+        long = model.net_(torch.tensor([[0, 0, 0, 0, 0, 0, 5, 9, 12, 40]]))[0, -1]
+        short = model.net_(torch.tensor([[0, 0, 0, 5, 9, 12, 40]]))[0, -1]
+    torch.testing.assert_close(long, short, rtol=1e-5, atol=1e-5)
