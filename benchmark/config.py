@@ -102,18 +102,25 @@ def parse_params(
 
 
 def _convert(text: str, kind: typing.Any, what: str) -> typing.Any:
-    kinds = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
+    """Read a command-line value as the dataclass field's type (bool, int, float, str, a tuple
+    such as `tuple[int, ...]` written `1,2,4`, or an Optional of one of these)."""
+    if typing.get_origin(kind) is tuple:
+        item = typing.get_args(kind)[0] if typing.get_args(kind) else str
+        return tuple(_convert(part.strip(), item, what) for part in text.split(",") if part)
+    options = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
     if text.lower() == "none" and type(None) in typing.get_args(kind):
         return None
-    for k in kinds:
+    for k in options:
         try:
-            if k is bool:
-                if text.lower() in ("true", "1", "yes"):
-                    return True
-                if text.lower() in ("false", "0", "no"):
-                    return False
-                raise ValueError(text)
-            return k(text)
+            return _read_bool(text) if k is bool else k(text)
         except (TypeError, ValueError):
             continue
     raise InputError(f"{what}: cannot read {text!r} as {kind}")
+
+
+def _read_bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(text)

@@ -63,7 +63,7 @@ def train(model, data: FitData) -> dict:
         )
         for hook in model.epoch_hooks:
             hook(model, entry)
-        if valid_ndcg > best:
+        if valid_ndcg > best or data.valid.n_users == 0:  # no validation: keep the latest
             best, best_epoch = valid_ndcg, epoch
             best_state = copy.deepcopy(net.state_dict())
         elif epoch - best_epoch >= p.patience:

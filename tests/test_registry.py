@@ -32,3 +32,22 @@ def test_unknown_parameter_is_refused():
 def test_none_keeps_the_default():
     default = create_model("mf-als")
     assert create_model("mf-als", factors=None).params == default.params
+
+
+def test_command_line_values_take_the_field_type():
+    import typing
+
+    from benchmark.config import parse_params
+    from benchmark.registry import model_param_fields
+    from seqmodels.cnn import CNNParams
+
+    hints = typing.get_type_hints(CNNParams)
+    parsed = dict(
+        parse_params(
+            "cnn",
+            ["dilations=1,2", "lr=0.01", "all_windows=false", "epochs=3"],
+            model_param_fields("cnn"),
+            hints,
+        )
+    )
+    assert parsed == {"dilations": (1, 2), "lr": 0.01, "all_windows": False, "epochs": 3}
