@@ -131,3 +131,21 @@ def test_padding_never_changes_a_user_state(name, fit_data):
         long = model.net_(torch.tensor([[0, 0, 0, 0, 0, 0, 5, 9, 12, 40]]))[0, -1]
         short = model.net_(torch.tensor([[0, 0, 0, 5, 9, 12, 40]]))[0, -1]
     torch.testing.assert_close(long, short, rtol=1e-5, atol=1e-5)
+
+
+def test_without_validation_users_the_last_epoch_is_kept(fit_data):
+    import dataclasses
+
+    import numpy as np
+
+    from protocols.types import EvalSet, Histories
+
+    empty = np.zeros(0, dtype=np.int64)
+    no_valid = EvalSet(
+        empty,
+        Histories(np.zeros(1, dtype=np.int64), empty, empty),
+        np.zeros((0, 1), dtype=np.int64),
+    )
+    data = dataclasses.replace(fit_data, valid=no_valid)
+    model = create_model("gru", **{**QUICK, "epochs": 3, "patience": 1}).fit(data)
+    assert model.training_["best_epoch"] == len(model.training_["history"]) == 3
