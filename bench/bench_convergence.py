@@ -15,11 +15,10 @@ import argparse
 import logging
 import time
 
-import torch
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
-from benchmark.pipeline import make_fit_data, prepare
+from benchmark.pipeline import device_label, make_fit_data, prepare
 from benchmark.registry import create_model
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
@@ -75,11 +74,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     config = RunConfig(dataset=args.dataset, device=args.device).validate()
     rows = [measure(m, config, args.full_ndcg, args.sampled_ndcg) for m in args.models.split(",")]
-    device = (
-        torch.cuda.get_device_name()
-        if args.device.startswith("cuda")
-        else f"cpu, {torch.get_num_threads()} threads"
-    )
+    device = device_label(args.device)
     print(
         f"{args.dataset}, default parameters, device: {device}; target: test NDCG@10 >= "
         f"{args.full_ndcg} (full) and >= {args.sampled_ndcg} (100 sampled negatives)\n"

@@ -16,12 +16,11 @@ import resource
 import time
 import tracemalloc
 
-import torch
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
 from benchmark.datasets import load_raw
-from benchmark.pipeline import make_fit_data
+from benchmark.pipeline import device_label, make_fit_data
 from benchmark.registry import create_model
 from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
@@ -110,11 +109,7 @@ def main() -> None:
     for name in args.datasets.split(","):
         spec, min_rating = PRESETS[name]
         rows += bench(name, spec, min_rating, args.seq_len, args.device)
-    device = (
-        torch.cuda.get_device_name()
-        if args.device.startswith("cuda")
-        else (f"cpu, {torch.get_num_threads()} threads")
-    )
+    device = device_label(args.device)
     print(tabulate(rows, ["data", "stage", "seconds", "peak MB (traced)"], tablefmt="github"))
     print(
         f"\ndevice: {device}; process peak RSS "

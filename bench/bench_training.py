@@ -19,7 +19,7 @@ import torch
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
-from benchmark.pipeline import load_split, make_fit_data
+from benchmark.pipeline import device_label, load_split, make_fit_data
 from benchmark.registry import create_model
 from benchmark.run import model_params
 from protocols.evaluate import rank_targets
@@ -73,11 +73,7 @@ def main() -> None:
         bench_model(m, data, split, args.seq_len, args.epochs, args.device, dict(params[m]))
         for m in models
     ]
-    device = (
-        torch.cuda.get_device_name()
-        if args.device.startswith("cuda")
-        else f"cpu, {torch.get_num_threads()} threads"
-    )
+    device = device_label(args.device)
     print(
         f"{args.dataset} (min rating {args.min_rating}): {data.n_users} users, "
         f"{data.n_items} items; seq_len {args.seq_len}; device: {device}\n"

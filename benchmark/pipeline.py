@@ -131,7 +131,7 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
             "peak_rss_mb": _peak_rss_mb(),
             **_cuda_peak(config.device),
         },
-        "device": _device_name(config.device),
+        "device": device_info(config.device),
         "training": getattr(model, "training_", None),  # per-epoch history of trained models
         "environment": records.environment(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -190,7 +190,13 @@ def _cuda_peak(device: str) -> dict:
     return {"cuda_peak_mb": torch.cuda.max_memory_allocated(device) / 2**20}
 
 
-def _device_name(device: str) -> dict:
+def device_label(device: str) -> str:
+    """`NVIDIA H100 80GB HBM3` or `cpu, 2 threads`: for printed figures."""
+    info = device_info(device)
+    return info["name"] if "threads" not in info else f"cpu, {info['threads']} threads"
+
+
+def device_info(device: str) -> dict:
     if device.startswith("cuda"):
         return {"device": device, "name": torch.cuda.get_device_name(device)}
     return {"device": device, "name": "cpu", "threads": torch.get_num_threads()}

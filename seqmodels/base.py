@@ -8,7 +8,6 @@ position t has read items up to t and no further (causal), so one pass trains ev
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import torch
 from torch import nn
@@ -17,7 +16,6 @@ from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.types import PAD, FitData, UserBatch
 
-log = logging.getLogger(__name__)
 LOSSES = ("ce", "bce")
 
 
@@ -76,7 +74,7 @@ class ItemSequenceNet(nn.Module):
 
 
 class SequenceModel(Recommender):
-    """Base of the deep models. Subclasses implement `build_encoder(n_items) -> nn.Module`."""
+    """Base of the deep models. Subclasses implement `build_encoder(n_items, seq_len)`."""
 
     Params = TrainParams
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that

@@ -6,7 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmark.config import RunConfig
+from benchmark.pipeline import make_fit_data
 from protocols.data import to_implicit
+from protocols.split import leave_one_out
+from protocols.synthetic import generate
 from protocols.types import Interactions, RawData
 
 
@@ -28,6 +32,14 @@ def random_interactions(
         for item in rng.choice(n_items, size=min(length, n_items), replace=False):
             events.append((u, int(item) + 100, int(rng.integers(0, 10))))
     return interactions(events)
+
+
+def synthetic_world(seq_len: int = 10, **options):
+    """(interactions, leave-one-out split, FitData) of a small synthetic data set."""
+    data = to_implicit(generate(**options))
+    split = leave_one_out(data)
+    fit_data = make_fit_data(RunConfig(seq_len=seq_len), data, split)
+    return data, split, fit_data
 
 
 @pytest.fixture(autouse=True)

@@ -6,16 +6,14 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import synthetic_world
 
 from benchmark.registry import create_model, get_model_class, list_models
-from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
 from protocols.metrics import summarise
 from protocols.negatives import draw_candidates
 from protocols.sequences import last_items
-from protocols.split import leave_one_out
-from protocols.synthetic import generate
-from protocols.types import FitData, UserBatch
+from protocols.types import UserBatch
 from seqmodels.base import SequenceModel
 
 FAST = {  # smaller settings so the whole contract suite runs in seconds
@@ -26,22 +24,9 @@ FAST = {  # smaller settings so the whole contract suite runs in seconds
 
 @pytest.fixture(scope="module")
 def world():
-    data = to_implicit(
-        generate(
-            n_users=400, n_items=150, n_clusters=10, mean_length=30, stay_probability=0.8, seed=1
-        )
+    return synthetic_world(
+        n_users=400, n_items=150, n_clusters=10, mean_length=30, stay_probability=0.8, seed=1
     )
-    split = leave_one_out(data)
-    fit_data = FitData(
-        train=split.train,
-        n_users=data.n_users,
-        n_items=data.n_items,
-        valid=split.valid,
-        seq_len=10,
-        item_genres=data.item_genres,
-        seed=0,
-    )
-    return data, split, fit_data
 
 
 def _fast(name):

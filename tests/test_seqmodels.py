@@ -2,16 +2,14 @@
 
 import pytest
 import torch
+from conftest import synthetic_world
 from torch import nn
 
 from baselines.popularity import Popularity
 from benchmark.registry import create_model
-from protocols.data import to_implicit
 from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
-from protocols.split import leave_one_out
-from protocols.synthetic import generate
 from protocols.types import FitData
 from seqmodels.base import SequenceModel, TrainParams
 
@@ -22,21 +20,9 @@ QUICK = {"epochs": 6, "emb_dim": 32, "lr": 3e-3, "patience": 6}
 @pytest.fixture(scope="module")
 def fit_data():
     # users mostly stay in their item cluster or move to the next: the recent items tell
-    data = to_implicit(
-        generate(
-            n_users=500, n_items=200, n_clusters=20, mean_length=30, stay_probability=0.6, seed=5
-        )
-    )
-    split = leave_one_out(data)
-    return FitData(
-        train=split.train,
-        n_users=data.n_users,
-        n_items=data.n_items,
-        valid=split.valid,
-        seq_len=10,
-        item_genres=data.item_genres,
-        seed=0,
-    )
+    return synthetic_world(
+        n_users=500, n_items=200, n_clusters=20, mean_length=30, stay_probability=0.6, seed=5
+    )[2]
 
 
 def _valid_ndcg(model, data: FitData) -> float:
