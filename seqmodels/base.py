@@ -33,6 +33,7 @@ class TrainParams:
     loss: str = "ce"  # ce: softmax over all items; bce: sampled negatives
     neg_ratio: int = 1  # bce only: negatives per positive
     all_windows: bool = True  # train on every SEQ_LEN window of long histories, not the last
+    bf16_autocast: bool = False  # CUDA only; measured no faster at these sizes (launch-bound)
 
 
 def front_aligned(encode, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:

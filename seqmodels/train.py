@@ -34,7 +34,7 @@ def train(model, data: FitData) -> dict:
         for a in training_windows(data.train, data.seq_len, p.all_windows)
     )
     optimiser = torch.optim.AdamW(net.parameters(), lr=p.lr, weight_decay=p.weight_decay)
-    use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+    use_bf16 = p.bf16_autocast and device.type == "cuda" and torch.cuda.is_bf16_supported()
     history, best, best_state, best_epoch = [], -1.0, None, 0
     for epoch in range(1, p.epochs + 1):
         start = time.perf_counter()
