@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import time
 
 from tabulate import tabulate
 
@@ -40,9 +39,7 @@ def measure(name: str, config: RunConfig, full_target: float, sampled_target: fl
             state["reached"] = (entry["epoch"], state["seconds"], full, sampled)
 
     model.epoch_hooks = (on_epoch,)
-    start = time.perf_counter()
     model.fit(fit)
-    time.perf_counter() - start
     epoch, seconds, full, sampled = state["reached"] or (None, None, None, None)
     report = model.training_
     return [

@@ -255,12 +255,9 @@ def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | No
     def wrapper(argv: list[str] | None = None) -> int:
         try:
             return main(argv)
-        except (InputError, UnknownModelError) as error:
+        except (InputError, UnknownModelError, TrainingError) as error:
             print(f"error: {error}", file=sys.stderr)
-            return 2
-        except TrainingError as error:  # not the user's input, but no traceback helps either
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            return 1 if isinstance(error, TrainingError) else 2  # a failed run is not bad input
 
     return wrapper
 
