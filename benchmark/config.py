@@ -29,6 +29,7 @@ class RunConfig:
     num_negatives: int = 100  # sampled protocol: negatives per target
     negative_sampler: str = "uniform"  # uniform or popularity
     ks: tuple[int, ...] = (5, 10, 20)  # metric cut-offs
+    alpha: float = 0.0  # popularity penalty applied to the scores before ranking (0 = none)
     seed: int = 0
     model: str = "pop"
     params: tuple[tuple[str, typing.Any], ...] = ()  # model hyper-parameters, sorted by name
@@ -52,6 +53,8 @@ class RunConfig:
                 f"unknown --negative-sampler {self.negative_sampler!r}; "
                 f"known: {', '.join(SAMPLERS)}"
             )
+        if not 0 <= self.alpha < float("inf"):
+            raise InputError(f"--alpha must be a finite number >= 0, got {self.alpha}")
         if self.eval_batch_size < 1:
             raise InputError("--eval-batch-size must be >= 1")
         return self
@@ -69,6 +72,10 @@ class RunConfig:
             self.temporal_quantile,
             self.targets_per_user,
         )
+
+    def trained_by(self) -> RunConfig:
+        """The run whose fitted model this one scores: α only re-ranks, it never retrains."""
+        return dataclasses.replace(self, alpha=0.0)
 
     def run_id(self) -> str:
         """A short name for the record file: model plus a hash of every other field."""

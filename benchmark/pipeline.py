@@ -1,4 +1,8 @@
-"""`run_one(config) -> (record, ranks)`: data -> split -> candidates -> fit -> score -> metrics."""
+"""`run_one(config) -> (record, ranks)`: data -> split -> candidates -> fit -> score -> metrics.
+
+`fit_model` and `evaluate_model` are its two halves, so a fitted model can be evaluated again
+(a popularity penalty α re-ranks the scores of a model that is already trained).
+"""
 
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ from benchmark.config import RunConfig
 from benchmark.datasets import load_raw
 from benchmark.registry import create_model
 from protocols import metrics
-from protocols.data import fingerprint, to_implicit
+from protocols.beyond_accuracy import summarise_lists
+from protocols.data import fingerprint, item_popularity, to_implicit
+from protocols.estimate import GAMMA, estimate_full
 from protocols.evaluate import TIE_RULE, Ranks, rank_targets
+from protocols.interface import Recommender
 from protocols.negatives import draw_candidates
+from protocols.popularity import HEAD_SHARE, short_head, standardised_log_popularity
 from protocols.split import make_split
 from protocols.types import FitData, Interactions, Split
 
@@ -90,15 +98,25 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
     )
 
 
-def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
-    """Fit one model under one configuration and evaluate it on valid and test."""
-    data, split, fp, negatives = prepare(config)
+def fit_model(config: RunConfig) -> tuple[Recommender, float]:
+    """The model of `config`, fitted on its training data; and the seconds it took."""
+    data, split, _, _ = prepare(config)
     model = create_model(config.model, **dict(config.params))
-    fit_data = make_fit_data(config, data, split)
     start = time.perf_counter()
-    model.fit(fit_data)
-    fit_seconds = time.perf_counter() - start
+    model.fit(make_fit_data(config, data, split))
+    return model, time.perf_counter() - start
 
+
+def evaluate_model(
+    config: RunConfig,
+    model: Recommender,
+    fit_seconds: float,
+    progress: bool = False,
+    reused_from: str | None = None,
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """Rank valid and test targets with a fitted model; the run record and per-user ranks."""
+    data, split, fp, negatives = prepare(config)
+    pop = item_popularity(split.train, data.n_items)
     start = time.perf_counter()
     results = {
         part: rank_targets(
@@ -109,8 +127,10 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
             negatives,
             config.eval_batch_size,
             config.device,
-            TOP_K,
+            max(TOP_K, *config.ks),
             progress,
+            pop_z=standardised_log_popularity(pop),
+            alpha=config.alpha,
         )
         for part in ("valid", "test")
     }
@@ -124,7 +144,7 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
         "config": config.to_dict(),
         "dataset": {**fp, "stats": data.stats},
         "protocol": _protocol(config, split),
-        "metrics": _metrics(results, config.ks),
+        "metrics": _metrics(results, config, pop),
         "timings": {
             "fit_seconds": fit_seconds,
             "eval_seconds": eval_seconds,
@@ -133,10 +153,17 @@ def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, 
         },
         "device": device_info(config.device),
         "training": getattr(model, "training_", None),  # per-epoch history of trained models
+        "reused_model_of": reused_from,  # run id whose fitted model was scored (α runs)
         "environment": records.environment(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return record, _flat_ranks(results)
+    return record, {**_flat_ranks(results), "item_popularity": pop}
+
+
+def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """Fit one model under one configuration and evaluate it on valid and test."""
+    model, fit_seconds = fit_model(config)
+    return evaluate_model(config, model, fit_seconds, progress)
 
 
 def _protocol(config: RunConfig, split: Split) -> dict:
@@ -153,17 +180,36 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "full": {"excludes": "padding and the user's input history (targets always kept)"},
         "ties": TIE_RULE,
         "ks": list(config.ks),
+        "popularity_penalty": {
+            "alpha": config.alpha,
+            "rule": "per-user standardised scores - alpha * standardised log(1 + train pop)",
+        },
+        "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
+        "estimated_full": f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior",
     }
 
 
-def _metrics(results: dict[str, Ranks], ks: tuple[int, ...]) -> dict:
-    out: dict = {"sampled": {}, "full": {}}
+def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> dict:
+    """metrics[protocol][split][name]; protocols: sampled, full and estimated_full (the full
+    metrics estimated from the sampled ranks, single-target only)."""
+    ks, head = config.ks, short_head(pop)
+    out: dict = {"sampled": {}, "full": {}, "estimated_full": {}}
     for part, ranks in results.items():
-        out["full"][part] = metrics.summarise(ranks.full, ks)
-        out["full"][part]["users"] = len(ranks.users)
-        if ranks.sampled is not None:
-            out["sampled"][part] = metrics.summarise(ranks.sampled, ks)
-            out["sampled"][part]["users"] = len(ranks.users)
+        users = {"users": len(ranks.users)}
+        out["full"][part] = {**metrics.summarise(ranks.full, ks), **users}
+        if ranks.top_items is not None:
+            out["full"][part].update(summarise_lists(ranks.top_items, ks, pop, head))
+        if ranks.sampled is None:
+            continue
+        out["sampled"][part] = {**metrics.summarise(ranks.sampled, ks), **users}
+        if ranks.sampled.shape[1] == 1 and len(ranks.users):
+            estimates = estimate_full(
+                ranks.sampled, ranks.full_candidates, config.num_negatives, ks
+            )
+            out["estimated_full"][part] = {
+                **{name: float(v.mean()) for name, v in estimates.items()},
+                **users,
+            }
     return out
 
 
@@ -177,6 +223,8 @@ def _flat_ranks(results: dict[str, Ranks]) -> dict[str, np.ndarray]:
             flat[f"sampled.{part}"] = r.sampled
         if r.top_items is not None:
             flat[f"top_items.{part}"] = r.top_items
+        flat[f"targets.{part}"] = r.targets
+        flat[f"history_lengths.{part}"] = r.history_lengths
     return flat
 
 

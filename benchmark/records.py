@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: beyond-accuracy metrics, estimated_full, alpha, targets in the ranks
 PACKAGES = ("seqrec-bench", "torch", "numpy", "pandas", "scipy", "implicit")
 
 
@@ -23,6 +23,17 @@ def record_path(out_dir: str | Path, run_id: str) -> Path:
 
 def ranks_path(json_path: Path) -> Path:
     return json_path.with_suffix(".ranks.npz")
+
+
+def model_path(json_path: Path) -> Path:
+    """The fitted model beside a record (pickled; machine-local, never committed)."""
+    return Path(json_path).with_suffix(".model.pt")
+
+
+def write_model(path: Path, blob: bytes) -> None:
+    """A pickled fitted model (`benchmark.executors.model_to_bytes`), written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda f: f.write(blob))
 
 
 def environment() -> dict:

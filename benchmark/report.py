@@ -1,6 +1,9 @@
 """Comparison tables generated from run records (never edited by hand).
 
-python -m benchmark.report results/ml-1m            # prints Markdown, writes .md .tex .csv
+python -m benchmark.report results/ml-1m              # table, sampled_vs_full, beyond_accuracy
+python -m benchmark.report results/ml-1m --analysis   # plus accuracy by target popularity / history
+
+Each table is written as .md, .tex (booktabs) and .csv into the folder.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from tabulate import tabulate
 
 from benchmark import records
 from benchmark.run import OneLineParser, guarded
+from benchmark.significance import TEST_NAME, compare_to
 from protocols.errors import InputError
 
 DEFAULT_COLUMNS = (
@@ -28,16 +32,24 @@ DEFAULT_COLUMNS = (
     "full:NDCG@10",
     "full:MRR",
 )
+BEYOND_COLUMNS = ("full:coverage@10", "full:long_tail@10", "full:ARP@10", "full:Gini@10")
+GAP_METRICS = ("HR@10", "NDCG@10")
+SIGNIFICANCE = ("full", "NDCG@10", 0.05)  # protocol, metric and level of the significance marks
 _BOLD_ON, _BOLD_OFF = "\x01", "\x02"  # markers replaced per output format
+
+
+def by_label(recs: list[dict]) -> dict[str, list[dict]]:
+    """Runs of one model with one set of parameters (its seeds), keyed by a readable label."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in recs:
+        groups[_label(r)].append(r)
+    return dict(sorted(groups.items()))
 
 
 def comparison_rows(recs: list[dict], columns: tuple[str, ...], split: str):
     """One row per (model, parameters): mean over seeds, and the std where there are several."""
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in recs:
-        groups[_label(r)].append(r)
     rows = []
-    for label, runs in sorted(groups.items()):
+    for label, runs in by_label(recs).items():
         values = []
         for col in columns:
             protocol, metric = col.split(":")
@@ -51,9 +63,21 @@ def comparison_rows(recs: list[dict], columns: tuple[str, ...], split: str):
 
 
 def _label(record: dict) -> str:
-    params = record["config"].get("params") or {}
+    params = dict(record["config"].get("params") or {})
+    if record["config"].get("alpha"):
+        params["alpha"] = record["config"]["alpha"]
     extra = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
     return record["model"] + (f" ({extra})" if extra else "")
+
+
+def is_baseline(record: dict) -> bool:
+    """Models of the baselines package (pop, personal-topk, itemknn, mf-*)."""
+    from benchmark.registry import get_model_class
+
+    try:
+        return get_model_class(record["model"]).__module__.startswith("baselines.")
+    except Exception:  # a plugin model that is not importable here is not a baseline
+        return False
 
 
 def _group_key(record: dict) -> str:
@@ -71,7 +95,7 @@ def _group_key(record: dict) -> str:
     return json.dumps(fields)
 
 
-def _cells(rows, fmt: str) -> list[list[str]]:
+def _cells(rows, fmt: str, bold: bool = True) -> list[list[str]]:
     """Formatted cells with the best value of each column wrapped in bold markers."""
     n_cols = len(rows[0][1]) if rows else 0
     best = [
@@ -86,18 +110,21 @@ def _cells(rows, fmt: str) -> list[list[str]]:
                 line.append("–")
                 continue
             text = fmt.format(v[0]) + (f" ± {fmt.format(v[1])}" if v[2] > 1 else "")
-            line.append(f"{_BOLD_ON}{text}{_BOLD_OFF}" if np.isclose(v[0], best[c]) else text)
+            is_best = bold and np.isclose(v[0], best[c])
+            line.append(f"{_BOLD_ON}{text}{_BOLD_OFF}" if is_best else text)
         table.append(line)
     return table
 
 
-def render(rows, columns: tuple[str, ...], caption: str) -> dict[str, str]:
+def render(
+    rows, columns: tuple[str, ...], caption: str, bold: bool = True, first: str = "model"
+) -> dict[str, str]:
     """Markdown, LaTeX (booktabs) and CSV text of one comparison table."""
-    headers = ["model", *columns]
-    cells = _cells(rows, "{:.4f}")
-    markdown = tabulate(cells, headers, tablefmt="github")
+    headers = [first, *columns]
+    cells = _cells(rows, "{:.4f}", bold)
+    markdown = tabulate(cells, headers, tablefmt="github", disable_numparse=True)
     markdown = markdown.replace(_BOLD_ON, "**").replace(_BOLD_OFF, "**")
-    latex = tabulate(cells, headers, tablefmt="latex_booktabs")
+    latex = tabulate(cells, headers, tablefmt="latex_booktabs", disable_numparse=True)
     latex = latex.replace(_BOLD_ON, "\\textbf{").replace(_BOLD_OFF, "}").replace("±", "$\\pm$")
     latex = (
         "\\begin{table}[t]\n\\centering\n\\caption{"
@@ -128,11 +155,74 @@ def _caption(group: list[dict], split: str) -> str:
         f"{d['name']} ({d['users']} users, {d['items']} items, {d['interactions']} "
         f"interactions), {c['split']} split, {split} set; sampled: {c['num_negatives']} "
         f"{c['negative_sampler']} negatives; full: all unseen items; ties count against "
-        f"the target{seeds}. Best value in bold."
+        f"the target{seeds}."
+    )
+
+
+def significance_marks(out_dir: Path, group: list[dict], split: str) -> tuple[dict, str]:
+    """({label: "*"} for models whose per-user metric differs from the best baseline's, and
+    the caption sentence); empty when the group has no baseline or no other model."""
+    protocol, metric, level = SIGNIFICANCE
+    labels = by_label(group)
+    baselines = {k: v for k, v in labels.items() if is_baseline(v[0])}
+    if not baselines or len(labels) < 2:
+        return {}, ""
+    mean = {
+        k: np.mean([r["metrics"][protocol][split][metric] for r in v]) for k, v in baselines.items()
+    }
+    best = max(mean, key=mean.get)
+    try:
+        adjusted = compare_to(out_dir, labels, best, metric, protocol, split)
+    except (FileNotFoundError, KeyError):  # records written without per-user ranks
+        return {}, ""
+    marks = {label: "*" for label, p in adjusted.items() if p < level}
+    sentence = (
+        f" * = {protocol}-ranking per-user {metric} differs from the best baseline ({best}) "
+        f"at p < {level} ({TEST_NAME})."
+    )
+    return marks, sentence
+
+
+def gap_rows(group: list[dict], split: str):
+    """Per model: sampled, estimated and true full-ranking values and the two errors."""
+    rows = []
+    for label, runs in by_label(group).items():
+        values = []
+        for metric in GAP_METRICS:
+            got = {
+                protocol: [r["metrics"].get(protocol, {}).get(split, {}).get(metric) for r in runs]
+                for protocol in ("sampled", "estimated_full", "full")
+            }
+            if any(None in v or not v for v in got.values()):
+                values += [None] * 5
+                continue
+            s, e, f = (float(np.mean(got[p])) for p in ("sampled", "estimated_full", "full"))
+            values += [(s, 0, 1), (e, 0, 1), (f, 0, 1), (s - f, 0, 1), (e - f, 0, 1)]
+        rows.append((label, values))
+    return rows
+
+
+def gap_columns() -> tuple[str, ...]:
+    names = ("sampled", "estimated", "full", "sampled-full", "estimated-full")
+    return tuple(f"{m} {n}" for m in GAP_METRICS for n in names)
+
+
+def _order_agreement(rows, columns) -> str:
+    """Kendall tau between the model orders by sampled / estimated and by full HR@10."""
+    from scipy.stats import kendalltau
+
+    complete = [v for _, v in rows if v[0] is not None]
+    if len(complete) < 3:
+        return ""
+    s, e, f = ([v[i][0] for v in complete] for i in range(3))
+    return (
+        f" Model order by {GAP_METRICS[0]}: Kendall tau(sampled, full) = "
+        f"{kendalltau(s, f)[0]:.2f}, tau(estimated, full) = {kendalltau(e, f)[0]:.2f}."
     )
 
 
 def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
+    """table.*, sampled_vs_full.* and beyond_accuracy.* for every comparable group of runs."""
     recs = records.read_records(out_dir)
     if not recs:
         raise InputError(f"no run records under {out_dir / 'runs'}")
@@ -141,12 +231,36 @@ def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
         groups[_group_key(r)].append(r)
     outputs: dict[str, list[str]] = defaultdict(list)
     for group in groups.values():
-        rendered = render(comparison_rows(group, columns, split), columns, _caption(group, split))
-        for fmt, text in rendered.items():
-            outputs[fmt].append(text)
-    for fmt, texts in outputs.items():
-        _write_text(out_dir / f"table.{fmt}", "\n".join(texts))
-    return "\n".join(outputs["md"])
+        caption = _caption(group, split)
+        marks, sentence = significance_marks(out_dir, group, split)
+        rows = [(label + marks.get(label, ""), v) for label, v in comparison_rows(group, columns, split)]
+        tables = {"table": render(rows, columns, caption + sentence + " Best value in bold.")}
+        gaps = gap_rows(group, split)
+        if any(v[0] is not None for _, v in gaps):
+            tables["sampled_vs_full"] = render(
+                gaps,
+                gap_columns(),
+                f"{caption} Sampled metrics, their Krichene-Rendle estimate of the full-ranking "
+                f"value, and the true full-ranking value.{_order_agreement(gaps, gap_columns())}",
+                bold=False,
+            )
+        beyond = comparison_rows(group, BEYOND_COLUMNS, split)
+        if any(v is not None for _, vs in beyond for v in vs):
+            tables["beyond_accuracy"] = render(
+                beyond,
+                BEYOND_COLUMNS,
+                f"{caption} Beyond accuracy, from the full-ranking top-10 lists: catalogue "
+                "coverage, long-tail share (items outside the short head: the most popular "
+                "items making up 20% of training interactions), average recommended item "
+                "popularity (ARP) and Gini index of recommendation counts.",
+                bold=False,
+            )
+        for name, rendered in tables.items():
+            for fmt, text in rendered.items():
+                outputs[(name, fmt)].append(text)
+    for (name, fmt), texts in outputs.items():
+        _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
+    return "\n".join(text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts)
 
 
 def _write_text(path: Path, text: str) -> None:

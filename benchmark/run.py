@@ -35,8 +35,9 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The RunConfig options, shared with the ablation command."""
+def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param") -> None:
+    """The RunConfig options, shared with the ablation command (which calls --param
+    --model-param, since its own --param names the ablated parameter)."""
     d = RunConfig()
     a = parser.add_argument
     a(
@@ -87,11 +88,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     a("--ks", default=",".join(map(str, d.ks)), help="metric cut-offs (default %(default)s)")
     a("--seed", type=int, default=d.seed, help="seed of candidates and training (default 0)")
+    a(
+        "--alpha",
+        type=float,
+        default=d.alpha,
+        help="popularity penalty: rank by per-user standardised score - alpha * standardised "
+        "log(1 + training popularity) (default 0: no penalty)",
+    )
     a("--device", default="auto", help="auto, cpu, cuda or cuda:N (auto: cuda if present)")
     a("--eval-batch-size", type=int, default=d.eval_batch_size, help="users per scoring batch")
     add_model_shortcuts(parser)
     a(
-        "--param",
+        param_flag,
+        dest="param",
         action="append",
         default=[],
         metavar="KEY=VALUE",
@@ -104,6 +113,14 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     )
     a("--out", default="results/default", help="output folder; records go to OUT/runs/")
     a("--force", action="store_true", help="re-run even when a record with this config exists")
+    a("--jobs", type=int, default=1, help="run models in N local processes (default 1)")
+    a(
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="local processes, or Ray tasks (pip install 'seqrec-bench[ray]')",
+    )
+    a("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
     a("-v", "--verbose", action="store_true", help="debug logging")
 
 
@@ -212,15 +229,29 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         negative_sampler=args.negative_sampler,
         ks=parse_ks(args.ks),
         seed=args.seed,
+        alpha=args.alpha,
         device=resolve_device(args.device),
         eval_batch_size=args.eval_batch_size,
     )
     return [RunConfig(**base, model=n, params=params[n]).validate() for n in names]
 
 
-def execute(configs: list[RunConfig], out: str, force: bool) -> list[dict]:
-    """Run each config whose record is missing (or all with force); return every record."""
-    from benchmark.pipeline import prepare, run_one  # heavy imports only when there is work
+def execute(
+    configs: list[RunConfig],
+    out: str,
+    force: bool,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    plugins: str = "",
+) -> list[dict]:
+    """Run each config whose record is missing (or all with force); return every record.
+
+    Runs that differ only in α share one fitted model; a model fitted earlier (saved beside its
+    record) is scored again rather than refitted, unless `force`.
+    """
+    from benchmark.executors import run_units
+    from benchmark.pipeline import prepare  # heavy imports only when there is work
 
     done, todo = [], []
     for config in configs:
@@ -229,24 +260,49 @@ def execute(configs: list[RunConfig], out: str, force: bool) -> list[dict]:
             log.info("%s: record exists (%s), skipped", config.model, path)
             done.append(records.read_record(path))
         else:
-            todo.append((config, path))
-    for config in {c.data_key(): c for c, _ in todo}.values():
+            todo.append(config)
+    for config in {c.data_key(): c for c in todo}.values():
         prepare(config)  # data, split and candidates: bad input fails before any model runs
-    for config, path in todo:
-        log.info("%s: fitting and evaluating", config.model)
-        record, ranks = run_one(config, progress=sys.stderr.isatty())
-        records.write_record(path, record, ranks)
-        m = record["metrics"]
-        log.info(
-            "%s: test HR@10 sampled %.4f full %.4f (fit %.1fs, eval %.1fs)",
-            config.model,
-            m["sampled"]["test"].get("HR@10", float("nan")),
-            m["full"]["test"].get("HR@10", float("nan")),
-            record["timings"]["fit_seconds"],
-            record["timings"]["eval_seconds"],
-        )
-        done.append(record)
+    units = plan_units(todo, out, force)
+    progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
+    for result in run_units(units, executor, jobs, ray_address, plugins, progress):
+        base = result.unit.configs[0].trained_by()
+        if result.fitted_model is not None:
+            base_path = records.record_path(out, base.run_id())
+            records.write_model(records.model_path(base_path), result.fitted_model)
+        for config, (record, ranks) in zip(result.unit.configs, result.outputs):
+            records.write_record(records.record_path(out, config.run_id()), record, ranks)
+            _log_result(config, record)
+            done.append(record)
     return done
+
+
+def plan_units(todo: list[RunConfig], out: str, force: bool) -> list:
+    """Group runs by the model they score; attach that model when it was saved earlier."""
+    from benchmark.executors import Unit
+
+    groups: dict[str, list[RunConfig]] = {}
+    for config in todo:
+        groups.setdefault(config.trained_by().run_id(), []).append(config)
+    units = []
+    for base_id, members in groups.items():
+        saved = records.model_path(records.record_path(out, base_id))
+        blob = saved.read_bytes() if saved.exists() and not force else None
+        units.append(Unit(tuple(members), blob))
+    return units
+
+
+def _log_result(config: RunConfig, record: dict) -> None:
+    m = record["metrics"]
+    log.info(
+        "%s%s: test HR@10 sampled %.4f full %.4f (fit %.1fs, eval %.1fs)",
+        config.model,
+        f" alpha={config.alpha:g}" if config.alpha else "",
+        m["sampled"].get("test", {}).get("HR@10", float("nan")),
+        m["full"]["test"].get("HR@10", float("nan")),
+        record["timings"]["fit_seconds"],
+        record["timings"]["eval_seconds"],
+    )
 
 
 def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
@@ -282,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     configs = configs_from_args(args)
-    execute(configs, args.out, args.force)
+    execute(configs, args.out, args.force, args.executor, args.jobs, args.ray_address, args.plugins)
     return 0
 
 

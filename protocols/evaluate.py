@@ -3,7 +3,8 @@
 Every batch is scored once, `model.score(batch) -> [B, n_items + 1]`; full ranking compares
 the target with every item outside the user's input history, sampled ranking with the stored
 negatives (gathered columns of the same matrix). Ties count against the target:
-rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank.
+rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank. A popularity penalty
+α (`protocols.popularity.penalise`) is applied to the matrix before both protocols rank.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from protocols.interface import Recommender
+from protocols.popularity import penalise
 from protocols.sequences import last_items
 from protocols.types import EvalSet, UserBatch
 
@@ -30,6 +32,8 @@ class Ranks:
     sampled: np.ndarray | None  # [U, T] rank among the targets and the sampled negatives
     full_candidates: np.ndarray  # [U] number of candidates under full ranking
     top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first
+    targets: np.ndarray  # [U, T] the held-out items
+    history_lengths: np.ndarray  # [U] length of each user's input history
 
 
 def rank_targets(
@@ -42,11 +46,17 @@ def rank_targets(
     device: str = "cpu",
     top_k: int = 0,
     progress: bool = False,
+    pop_z: np.ndarray | None = None,
+    alpha: float = 0.0,
 ) -> Ranks:
     """Score every user of `eval_set` once and rank its targets under both protocols.
 
     `negatives` is [n_users, N] (rows indexed by user), or None to skip sampled ranking.
+    `alpha` > 0 penalises popularity with `pop_z`, the standardised log popularity [n_items + 1].
     """
+    if alpha and pop_z is None:
+        raise ValueError("a popularity penalty needs pop_z")
+    pop_z_t = torch.as_tensor(pop_z, device=device) if alpha else None
     history = eval_set.inputs.to_csr(n_items + 1)  # [U, n_items + 1]
     sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
     full, sampled, tops = [], [], []
@@ -57,6 +67,7 @@ def rank_targets(
         scores = _checked_scores(model, batch, n_items, device)  # [B, n_items + 1]
         targets = torch.as_tensor(eval_set.targets[rows], device=device)  # [B, T]
         allowed = _full_candidates(batch, targets, scores.shape[1], device)  # [B, C]
+        scores = penalise(scores, allowed, pop_z_t, alpha)
         full.append(_full_ranks(scores, targets, allowed))
         if negatives is not None:
             negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
@@ -72,6 +83,8 @@ def rank_targets(
         sampled=np.concatenate(sampled) if sampled else None,
         full_candidates=n_items - lengths + _targets_in_history(eval_set, history),
         top_items=np.concatenate(tops) if tops else None,
+        targets=eval_set.targets,
+        history_lengths=lengths,
     )
 
 

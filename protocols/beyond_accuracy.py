@@ -1,0 +1,49 @@
+"""Beyond-accuracy figures of the full-ranking top-K lists of all users.
+
+`top` is [U, >= K] item ids, best first; `pop` is training popularity [n_items + 1];
+`head` marks the short head (`protocols.popularity.short_head`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def coverage(top: np.ndarray, k: int, n_items: int) -> float:
+    """Share of the catalogue that appears in at least one user's top k."""
+    return len(np.unique(top[:, :k])) / n_items
+
+
+def long_tail_share(top: np.ndarray, k: int, head: np.ndarray) -> float:
+    """Share of the recommended slots (users x k) filled by items outside the short head."""
+    return float((~head[top[:, :k]]).mean())
+
+
+def average_popularity(top: np.ndarray, k: int, pop: np.ndarray) -> float:
+    """ARP@k: mean over users of the mean training popularity of their top-k items."""
+    return float(pop[top[:, :k]].mean(axis=1).mean())
+
+
+def gini(top: np.ndarray, k: int, n_items: int) -> float:
+    """Gini index of how often each item is recommended (never-recommended items count as 0):
+    0 when every item is recommended equally often, (n - 1) / n when one item takes every slot."""
+    counts = np.sort(np.bincount(top[:, :k].ravel(), minlength=n_items + 1)[1:])  # ascending
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    i = np.arange(1, n_items + 1)
+    return float(((2 * i - n_items - 1) * counts).sum() / (n_items * total))
+
+
+def summarise_lists(
+    top: np.ndarray, ks: tuple[int, ...], pop: np.ndarray, head: np.ndarray
+) -> dict[str, float]:
+    """{"coverage@10": ..., "long_tail@10": ..., "ARP@10": ..., "Gini@10": ...} per k <= list length."""
+    n_items = len(pop) - 1
+    out = {}
+    for k in (k for k in ks if k <= top.shape[1]):
+        out[f"coverage@{k}"] = coverage(top, k, n_items)
+        out[f"long_tail@{k}"] = long_tail_share(top, k, head)
+        out[f"ARP@{k}"] = average_popularity(top, k, pop)
+        out[f"Gini@{k}"] = gini(top, k, n_items)
+    return out
