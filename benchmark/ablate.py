@@ -88,7 +88,9 @@ def parse_values(param: str, text: str | None) -> list:
     try:
         values = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise InputError(f"--values for {param} expects comma-separated numbers: {text!r}") from None
+        raise InputError(
+            f"--values for {param} expects comma-separated numbers: {text!r}"
+        ) from None
     if not values:
         raise InputError("--values is empty")
     return values
@@ -133,7 +135,9 @@ def summary_rows(recs: list[dict], param: str, columns: tuple[str, ...]):
             protocol, metric = column.split(":")
             found = [r["metrics"].get(protocol, {}).get("test", {}).get(metric) for r in runs]
             found = [v for v in found if v is not None]
-            cells.append((float(np.mean(found)), float(np.std(found)), len(found)) if found else None)
+            cells.append(
+                (float(np.mean(found)), float(np.std(found)), len(found)) if found else None
+            )
         rows.append((model, value, cells))
     return rows
 
@@ -174,11 +178,11 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
     for model in sorted({m for m, _, _ in rows}):
         points = [(v, cells) for m, v, cells in rows if m == model]
         xs = [v for v, _ in points]
-        for ax, c in zip(axes, range(len(columns))):
+        for ax, c in zip(axes, range(len(columns)), strict=True):
             ys = [cells[c][0] if cells[c] else float("nan") for _, cells in points]
             errs = [cells[c][1] if cells[c] else 0.0 for _, cells in points]
             ax.errorbar(xs, ys, yerr=errs, marker="o", ms=4, capsize=3, label=model)
-    for ax, metric in zip(axes, FIGURE_METRICS):
+    for ax, metric in zip(axes, FIGURE_METRICS, strict=True):
         ax.set_xlabel(param)
         ax.set_title(f"{metric} (full ranking, test)")
         ax.grid(alpha=0.3)
@@ -245,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--param {args.ablated} does not change model {base.model!r}")
     configs = grid_configs(args.ablated, values, bases, seeds)
     out = Path(args.out) if args.out else default_out(args)
-    recs = execute(configs, str(out), args.force, args.executor, args.jobs, args.ray_address, args.plugins)
+    recs = execute(
+        configs, str(out), args.force, args.executor, args.jobs, args.ray_address, args.plugins
+    )
     print(write_outputs(out, args.ablated, recs))
     print(f"records in {out / 'runs'}; table and figure in {out}")
     return 0

@@ -131,9 +131,7 @@ def _ray(units: list[Unit], address: str | None, plugins: str) -> Iterator[UnitR
     try:
         import ray
     except ImportError:
-        raise InputError(
-            "--executor ray needs Ray: pip install 'seqrec-bench[ray]'"
-        ) from None
+        raise InputError("--executor ray needs Ray: pip install 'seqrec-bench[ray]'") from None
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)

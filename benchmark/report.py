@@ -233,7 +233,9 @@ def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
     for group in groups.values():
         caption = _caption(group, split)
         marks, sentence = significance_marks(out_dir, group, split)
-        rows = [(label + marks.get(label, ""), v) for label, v in comparison_rows(group, columns, split)]
+        rows = [
+            (label + marks.get(label, ""), v) for label, v in comparison_rows(group, columns, split)
+        ]
         tables = {"table": render(rows, columns, caption + sentence + " Best value in bold.")}
         gaps = gap_rows(group, split)
         if any(v[0] is not None for _, v in gaps):
@@ -260,7 +262,46 @@ def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
                 outputs[(name, fmt)].append(text)
     for (name, fmt), texts in outputs.items():
         _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
-    return "\n".join(text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts)
+    return "\n".join(
+        text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
+    )
+
+
+def write_analysis(out_dir: Path, split: str) -> str:
+    """analysis_popularity.*, analysis_history.* and analysis.png/.pdf per group of runs."""
+    from benchmark.analysis import analyse, analysis_figure
+
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in records.read_records(out_dir):
+        groups[_group_key(r)].append(r)
+    outputs: dict[tuple, list[str]] = defaultdict(list)
+    for i, group in enumerate(groups.values()):
+        try:
+            tables = analyse(out_dir, by_label(group), split)
+        except (FileNotFoundError, KeyError):
+            raise InputError(
+                f"{out_dir}: records without targets in their ranks (written before schema 2); "
+                "re-run them with --force"
+            ) from None
+        caption = _caption(group, split)
+        notes = {
+            "popularity": " HR@10 and NDCG@10 (full ranking) by target popularity: head = short "
+            "head (most popular items making up 20% of training interactions), tail = the rest; "
+            "Q1-Q5 = items in order of popularity, each band holding 20% of training interactions.",
+            "history": " HR@10 and NDCG@10 (full ranking) by the length of the user's input "
+            "history (quintiles of users).",
+        }
+        for name, (columns, rows) in tables.items():
+            rendered = render(rows, columns, caption + notes[name], bold=False)
+            for fmt, text in rendered.items():
+                outputs[(f"analysis_{name}", fmt)].append(text)
+        stem = out_dir / ("analysis" if len(groups) == 1 else f"analysis_{i + 1}")
+        analysis_figure(stem, tables, caption.split(",")[0] + f" ({split}): accuracy by segment")
+    for (name, fmt), texts in outputs.items():
+        _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
+    return "\n".join(
+        text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
+    )
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -283,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(DEFAULT_COLUMNS),
         help="protocol:metric list (default %(default)s)",
     )
+    parser.add_argument(
+        "--analysis",
+        action="store_true",
+        help="also HR@10/NDCG@10 by target popularity and by history length (tables + figure)",
+    )
     args = parser.parse_args(argv)
     if not args.out.is_dir():
         raise InputError(f"{args.out} is not a folder")
@@ -290,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     if any(c.count(":") != 1 for c in columns):
         raise InputError("--columns entries look like sampled:HR@10 or full:NDCG@10")
     print(write_tables(args.out, columns, args.split))
+    if args.analysis:
+        print(write_analysis(args.out, args.split))
     return 0
 
 

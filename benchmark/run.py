@@ -270,7 +270,7 @@ def execute(
         if result.fitted_model is not None:
             base_path = records.record_path(out, base.run_id())
             records.write_model(records.model_path(base_path), result.fitted_model)
-        for config, (record, ranks) in zip(result.unit.configs, result.outputs):
+        for config, (record, ranks) in zip(result.unit.configs, result.outputs, strict=True):
             records.write_record(records.record_path(out, config.run_id()), record, ranks)
             _log_result(config, record)
             done.append(record)

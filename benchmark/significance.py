@@ -20,7 +20,7 @@ def per_user_metric(out_dir, recs: list[dict], metric: str, protocol: str, split
         users = ranks[f"users.{split}"]
         ks = (int(metric.split("@")[1]),) if "@" in metric else (10,)
         values = metrics.per_user(ranks[f"{protocol}.{split}"], ks)[metric]
-        for u, v in zip(users.tolist(), values.tolist()):
+        for u, v in zip(users.tolist(), values.tolist(), strict=True):
             by_user.setdefault(u, []).append(v)
     users = np.array(sorted(by_user))
     return users, np.array([np.mean(by_user[u]) for u in users])

@@ -86,18 +86,16 @@ def estimate_full(
     counts = np.asarray(full_candidates)
     distinct = np.unique(counts)
     if len(distinct) <= MAX_GROUPS:
-        group, sizes = np.searchsorted(distinct, counts), distinct
+        group = np.searchsorted(distinct, counts)
     else:
         edges = np.unique(np.quantile(counts, np.linspace(0, 1, MAX_GROUPS + 1)[1:-1]))
         group = np.searchsorted(edges, counts, side="right")
-        sizes = np.array([int(np.median(counts[group == g])) for g in range(len(edges) + 1)])
     names = list(metric_curves(2, ks))
     estimates = {name: np.zeros(len(r)) for name in names}
-    for g, size in enumerate(sizes):
+    for g in np.unique(group):
         members = group == g
-        if not members.any():
-            continue
-        credit = corrected(metric_curves(int(size), ks), n_negatives, gamma)
+        size = int(np.median(counts[members]))
+        credit = corrected(metric_curves(size, ks), n_negatives, gamma)
         for name in names:
             estimates[name][members] = credit[name][np.minimum(r[members], n_negatives)]
     return estimates

@@ -68,8 +68,12 @@ def penalise(
     if alpha == 0:
         return scores
     n = candidates.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1]
-    kept = torch.where(candidates, scores, torch.zeros((), dtype=scores.dtype, device=scores.device))
+    kept = torch.where(
+        candidates, scores, torch.zeros((), dtype=scores.dtype, device=scores.device)
+    )
     mean = kept.sum(dim=1, keepdim=True) / n
-    spread = ((torch.where(candidates, scores - mean, 0.0) ** 2).sum(dim=1, keepdim=True) / n).sqrt()
+    spread = (
+        (torch.where(candidates, scores - mean, 0.0) ** 2).sum(dim=1, keepdim=True) / n
+    ).sqrt()
     spread = torch.where(spread > 0, spread, torch.ones_like(spread))  # constant scores stay 0
     return (scores - mean) / spread - alpha * pop_z[None, :]

@@ -96,3 +96,15 @@ def test_params_are_frozen_dataclasses_with_defaults(name):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(model.params, f.name, None)
     assert not [k for k in vars(model) if k.endswith("_")], "fitted state before fit()"
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_a_saved_model_scores_exactly_like_the_fitted_one(name, world):
+    from benchmark.executors import model_from_bytes, model_to_bytes
+
+    _, split, fit_data = world
+    model = _fitted(name, fit_data)
+    blob = model_to_bytes(model)
+    assert blob is not None, f"{name} cannot be pickled: α runs would have to refit it"
+    batch = _batch(split, np.arange(23))
+    assert torch.equal(model.score(batch), model_from_bytes(blob, "cpu").score(batch))

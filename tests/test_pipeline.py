@@ -177,3 +177,38 @@ def test_temporal_split_runs(tmp_path, split):
         rec["protocol"]["split"] == "temporal"
         and "cutoff_timestamp" in rec["protocol"]["split_info"]
     )
+
+
+def test_records_hold_beyond_accuracy_estimates_and_analysis_inputs(tmp_path):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    for rec in records.read_records(tmp_path / "out"):
+        full = rec["metrics"]["full"]["test"]
+        for name in ("coverage@10", "long_tail@10", "ARP@10", "Gini@10"):
+            assert np.isfinite(full[name]), name
+        assert 0 < full["coverage@10"] <= 1 and 0 <= full["long_tail@10"] <= 1
+        est = rec["metrics"]["estimated_full"]["test"]["HR@10"]
+        assert abs(est - full["HR@10"]) < abs(
+            rec["metrics"]["sampled"]["test"]["HR@10"] - full["HR@10"]
+        )
+        ranks = records.read_ranks(records.record_path(tmp_path / "out", rec["run_id"]))
+        assert ranks["targets.test"].shape == ranks["full.test"].shape
+        assert len(ranks["history_lengths.test"]) == len(ranks["users.test"])
+
+
+def test_report_analysis_writes_tables_and_figure(tmp_path, capsys):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    assert report.main([str(tmp_path / "out"), "--analysis"]) == 0
+    out = tmp_path / "out"
+    for name in (
+        "analysis_popularity.md",
+        "analysis_history.tex",
+        "analysis.png",
+        "sampled_vs_full.md",
+    ):
+        assert (out / name).stat().st_size > 0, name
+    popularity = (out / "analysis_popularity.md").read_text()
+    assert "HR@10 head" in popularity and "Q5" in popularity
+    # pop recommends only the head: it never hits a long-tail target
+    row = next(line for line in popularity.splitlines() if line.startswith("| pop "))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert float(cells[2]) == 0.0 or float(cells[2]) < float(cells[1])

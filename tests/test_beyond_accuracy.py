@@ -1,0 +1,49 @@
+"""Coverage, long-tail share, ARP and Gini on hand-made top-K lists."""
+
+import numpy as np
+import pytest
+
+from protocols.beyond_accuracy import (
+    average_popularity,
+    coverage,
+    gini,
+    long_tail_share,
+    summarise_lists,
+)
+
+# 6 items; item 1 and 2 are the short head.
+POP = np.array([0, 40, 30, 10, 10, 5, 5], dtype=float)
+HEAD = np.array([False, True, True, False, False, False, False])
+TOP = np.array([[1, 2, 3], [1, 4, 5], [2, 1, 3]])  # 3 users, top-3
+
+
+def test_coverage_counts_distinct_items_over_the_catalogue():
+    assert coverage(TOP, 3, 6) == pytest.approx(5 / 6)
+    assert coverage(TOP, 1, 6) == pytest.approx(2 / 6)  # items 1 and 2
+
+
+def test_long_tail_share_counts_slots_outside_the_short_head():
+    assert long_tail_share(TOP, 3, HEAD) == pytest.approx(4 / 9)
+    assert long_tail_share(TOP, 2, HEAD) == pytest.approx(1 / 6)
+
+
+def test_arp_is_the_mean_over_users_of_mean_list_popularity():
+    expected = np.mean([(40 + 30 + 10) / 3, (40 + 10 + 5) / 3, (30 + 40 + 10) / 3])
+    assert average_popularity(TOP, 3, POP) == pytest.approx(expected)
+
+
+def test_gini_of_equal_and_of_concentrated_recommendations():
+    equal = np.array([[1, 2], [3, 4], [5, 6]])  # every item once
+    assert gini(equal, 2, 6) == pytest.approx(0.0)
+    one_item = np.array([[1], [1], [1]])
+    assert gini(one_item, 1, 6) == pytest.approx(5 / 6)  # (n - 1) / n
+    # counts: item 1 three times, 2 and 3 twice, 4 and 5 once, 6 never; sorted 0,1,1,2,2,3:
+    # sum (2i - n - 1) c_i / (n sum c) = (-3 - 1 + 2 + 6 + 15) / (6 * 9)
+    assert gini(TOP, 3, 6) == pytest.approx(19 / 54)
+
+
+def test_summary_names_and_cut_offs_beyond_the_list_are_skipped():
+    out = summarise_lists(TOP, (2, 3, 10), POP, HEAD)
+    assert set(out) == {
+        f"{m}@{k}" for m in ("coverage", "long_tail", "ARP", "Gini") for k in (2, 3)
+    }
