@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmark.config import RunConfig
 from benchmark.registry import get_model_class, list_models, model_param_fields
-from benchmark.report import render
+from benchmark.report import mean_std, render
 from benchmark.run import OneLineParser, add_run_options, configs_from_args, execute, guarded
 from protocols.errors import InputError
 
@@ -122,24 +122,14 @@ def point_value(record: dict, param: str):
 
 
 def summary_rows(recs: list[dict], param: str, columns: tuple[str, ...]):
-    """[(model, value, [(mean, std, n) per column])], sorted by model then value."""
-    import numpy as np
-
+    """[(model, value, [(mean, std, n) per column])] on the test set, by model then value."""
     groups: dict[tuple, list[dict]] = {}
     for r in recs:
         groups.setdefault((r["model"], point_value(r, param)), []).append(r)
-    rows = []
-    for (model, value), runs in sorted(groups.items()):
-        cells = []
-        for column in columns:
-            protocol, metric = column.split(":")
-            found = [r["metrics"].get(protocol, {}).get("test", {}).get(metric) for r in runs]
-            found = [v for v in found if v is not None]
-            cells.append(
-                (float(np.mean(found)), float(np.std(found)), len(found)) if found else None
-            )
-        rows.append((model, value, cells))
-    return rows
+    return [
+        (model, value, [mean_std(runs, column, "test") for column in columns])
+        for (model, value), runs in sorted(groups.items())
+    ]
 
 
 def write_outputs(out: Path, param: str, recs: list[dict]) -> str:

@@ -46,20 +46,20 @@ def by_label(recs: list[dict]) -> dict[str, list[dict]]:
     return dict(sorted(groups.items()))
 
 
+def mean_std(runs: list[dict], column: str, split: str) -> tuple[float, float, int] | None:
+    """(mean, std, n) over runs (seeds) of `protocol:metric`; None when no run has it."""
+    protocol, metric = column.split(":")
+    found = [r["metrics"].get(protocol, {}).get(split, {}).get(metric) for r in runs]
+    found = [v for v in found if v is not None]
+    return (float(np.mean(found)), float(np.std(found)), len(found)) if found else None
+
+
 def comparison_rows(recs: list[dict], columns: tuple[str, ...], split: str):
     """One row per (model, parameters): mean over seeds, and the std where there are several."""
-    rows = []
-    for label, runs in by_label(recs).items():
-        values = []
-        for col in columns:
-            protocol, metric = col.split(":")
-            found = [r["metrics"].get(protocol, {}).get(split, {}).get(metric) for r in runs]
-            found = [v for v in found if v is not None]
-            values.append(
-                (float(np.mean(found)), float(np.std(found)), len(found)) if found else None
-            )
-        rows.append((label, values))
-    return rows
+    return [
+        (label, [mean_std(runs, col, split) for col in columns])
+        for label, runs in by_label(recs).items()
+    ]
 
 
 def _label(record: dict) -> str:
