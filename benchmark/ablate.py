@@ -132,20 +132,73 @@ def summary_rows(recs: list[dict], param: str, columns: tuple[str, ...]):
     ]
 
 
+def describe(recs: list[dict], param: str) -> str:
+    """`ml-1m (ratings >= 4); fixed: epochs=5 (cnn, gru)`: the data and the non-default settings."""
+    first = recs[0]
+    text = first["dataset"]["name"]
+    if first["config"].get("min_rating") is not None:
+        text += f" (ratings >= {first['config']['min_rating']:g})"
+    fixed: dict[str, set[str]] = {}
+    for r in recs:
+        for key, value in (r["config"].get("params") or {}).items():
+            if key != model_field(param, r["model"]):
+                fixed.setdefault(f"{key}={value}", set()).add(r["model"])
+    if fixed:
+        text += "; fixed: " + ", ".join(f"{k} ({', '.join(sorted(m))})" for k, m in fixed.items())
+    return text
+
+
+def alpha_trade_off(rows, tolerance: float = 0.01):
+    """Per model: the largest α whose full HR@10 is within `tolerance` of α = 0, and what
+    coverage@10 and long-tail share@10 it reaches there (rows from TABLE_COLUMNS)."""
+    hr, cov, tail = (
+        TABLE_COLUMNS.index(f"full:{m}") for m in ("HR@10", "coverage@10", "long_tail@10")
+    )
+    out = []
+    for model in sorted({m for m, _, _ in rows}):
+        points = {v: cells for m, v, cells in rows if m == model}
+        if 0 not in points or points[0][hr] is None:
+            continue
+        base = points[0]
+        kept = [v for v, c in points.items() if c[hr] and c[hr][0] >= base[hr][0] - tolerance]
+        best = max(kept)
+        chosen = points[best]
+        out.append(
+            (
+                f"{model}: alpha={best:g}",
+                [base[hr], chosen[hr], base[cov], chosen[cov], base[tail], chosen[tail]],
+            )
+        )
+    return out
+
+
 def write_outputs(out: Path, param: str, recs: list[dict]) -> str:
     """Table files and figure of the ablation; returns the Markdown table."""
     rows = summary_rows(recs, param, TABLE_COLUMNS)
     n_seeds = len({r["config"]["seed"] for r in recs})
     first = recs[0]
     caption = (
-        f"Ablation of {param} on {first['dataset']['name']} ({first['config']['split']} split, "
-        f"test set); full = all unseen items, sampled = {first['config']['num_negatives']} "
+        f"Ablation of {param} on {describe(recs, param)}; {first['config']['split']} split, "
+        f"test set; full = all unseen items, sampled = {first['config']['num_negatives']} "
         f"{first['config']['negative_sampler']} negatives, estimated_full = Krichene-Rendle "
         f"estimate from the sampled ranks; "
         + (f"mean ± std over {n_seeds} seeds." if n_seeds > 1 else "one seed.")
     )
     labelled = [(f"{model}, {param}={value:g}", cells) for model, value, cells in rows]
     rendered = render(labelled, TABLE_COLUMNS, caption, bold=False)
+    if param == "alpha":
+        columns = tuple(
+            f"{m} {a}" for m in ("full:HR@10", "full:coverage@10", "full:long_tail@10")
+            for a in ("alpha=0", "there")
+        )  # fmt: skip
+        trade = render(
+            alpha_trade_off(rows),
+            columns,
+            "Largest alpha whose full-ranking HR@10 stays within 0.01 (one point) of alpha = 0, "
+            "and the coverage@10 and long-tail share@10 it reaches.",
+            bold=False,
+        )
+        rendered = {fmt: rendered[fmt] + "\n" + trade[fmt] for fmt in rendered}
     for fmt, text in rendered.items():
         _write_text(out / f"ablation.{fmt}", text)
     figure(out, param, recs)
@@ -180,13 +233,15 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted({v for _, v, _ in rows}))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
     n_seeds = len({r["config"]["seed"] for r in recs})
     fig.suptitle(
-        f"{recs[0]['dataset']['name']}: {param} ablation"
-        + (f" (mean ± std over {n_seeds} seeds)" if n_seeds > 1 else "")
+        f"{param} ablation: {describe(recs, param)}"
+        + (f"; mean ± std over {n_seeds} seeds" if n_seeds > 1 else ""),
+        fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.88, 1))
     for fmt in ("png", "pdf"):
         tmp = out / f".ablation.tmp.{fmt}"
         fig.savefig(tmp, dpi=150)

@@ -84,7 +84,8 @@ def _epoch(net, optimiser, inputs, targets, p, n_items: int, use_bf16: bool) -> 
     order = torch.randperm(len(inputs), device=inputs.device)
     total = torch.zeros((), device=inputs.device)
     steps = range(0, len(inputs), p.batch_size)
-    for start in tqdm(steps, desc="train", leave=False, disable=len(steps) < 200):
+    quiet = True if len(steps) < 200 else None  # None: tqdm shows bars only on a terminal
+    for start in tqdm(steps, desc="train", leave=False, disable=quiet):
         rows = order[start : start + p.batch_size]
         with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss = _loss(net, inputs[rows], targets[rows], p, n_items)
