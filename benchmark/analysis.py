@@ -96,7 +96,10 @@ def analysis_figure(path_stem: Path, tables: dict, title: str) -> bool:
     ):
         columns, rows = tables[name]
         n = len(columns) // 2
-        names = [c.split(" ", 1)[1] for c in columns[start:n]]
+        names = [
+            c.split(" ", 1)[1].removeprefix("len ").replace(" (n=", "\n(n=")
+            for c in columns[start:n]
+        ]
         for label, values in rows:
             ys = [v[0] if v else np.nan for v in values[start:n]]
             ax.plot(range(len(ys)), ys, marker="o", ms=4, label=label)

@@ -296,7 +296,10 @@ def write_analysis(out_dir: Path, split: str) -> str:
             for fmt, text in rendered.items():
                 outputs[(f"analysis_{name}", fmt)].append(text)
         stem = out_dir / ("analysis" if len(groups) == 1 else f"analysis_{i + 1}")
-        analysis_figure(stem, tables, caption.split(",")[0] + f" ({split}): accuracy by segment")
+        data = group[0]["dataset"]["name"]
+        if group[0]["config"].get("min_rating") is not None:
+            data += f" (ratings >= {group[0]['config']['min_rating']:g})"
+        analysis_figure(stem, tables, f"{data}, {split} set: full-ranking accuracy by segment")
     for (name, fmt), texts in outputs.items():
         _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
     return "\n".join(
