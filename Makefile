@@ -15,7 +15,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # 2 cores (the cap is in every record and table label); `make benchmark EPOCHS=` lifts it.
 EPOCHS ?= $(if $(HAS_GPU),,10)
 
-.PHONY: install benchmark test lint clean
+.PHONY: install benchmark ablation test lint clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,13 @@ benchmark: install
 		--models $(MODELS) --seed $(SEED) --device $(DEVICE) --out $(OUT) \
 		$(if $(EPOCHS),--epochs $(EPOCHS),)
 	$(BIN)/python -m benchmark.report $(OUT)
+
+# One ablation grid with the same knobs: `make ablation PARAM=emb_dim MODELS=gru,sasrec`.
+PARAM ?= seq_len
+ablation: install
+	$(BIN)/python -m benchmark.ablate --param $(PARAM) --dataset $(DATASET) \
+		$(if $(MIN_RATING),--min-rating $(MIN_RATING),) --models $(MODELS) --seed $(SEED) \
+		--device $(DEVICE) $(if $(EPOCHS),--epochs $(EPOCHS),)
 
 test: install
 	$(BIN)/python -m pytest
