@@ -126,7 +126,10 @@ def render(
     markdown = markdown.replace(_BOLD_ON, "**").replace(_BOLD_OFF, "**")
     latex = tabulate(cells, headers, tablefmt="latex_booktabs", disable_numparse=True)
     latex = latex.replace(_BOLD_ON, "\\textbf{").replace(_BOLD_OFF, "}").replace("±", "$\\pm$")
+    if len(columns) > 6:  # wide tables are scaled to the text width (needs graphicx)
+        latex = "\\resizebox{\\linewidth}{!}{%\n" + latex + "}"
     latex = (
+        "% needs \\usepackage{booktabs} (and graphicx for wide tables)\n"
         "\\begin{table}[t]\n\\centering\n\\caption{"
         + _latex_escape(caption)
         + "}\n"

@@ -35,7 +35,11 @@ def _record(out, model, full_ranks, seed=0, users=None):
             "items": 90,
             "interactions": 1,
         },
-        "metrics": {"full": {"test": metrics.summarise(ranks, (10,))}, "sampled": {}},
+        "metrics": {
+            "full": {"test": metrics.summarise(ranks, (10,))},
+            "sampled": {"test": metrics.summarise(ranks // 10, (10,))},
+            "estimated_full": {"test": metrics.summarise(ranks + 1, (10,))},
+        },
     }
     path = records.record_path(out, record["run_id"])
     records.write_record(path, record, {"users.test": users, "full.test": ranks})
@@ -93,11 +97,12 @@ def test_latex_is_a_booktabs_table_with_bold_best(hand_made_runs):
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_compiles(hand_made_runs, tmp_path):
     report.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
-    tables = [hand_made_runs / f"{name}.tex" for name in ("table", "beyond_accuracy")]
-    body = "\n".join(p.read_text() for p in tables if p.exists())
+    tables = [hand_made_runs / f"{name}.tex" for name in ("table", "sampled_vs_full")]
+    body = "\n".join(p.read_text() for p in tables)
+    assert "\\resizebox" in body  # the wide sampled-vs-full table is scaled
     doc = tmp_path / "doc.tex"
     doc.write_text(
-        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n"
+        "\\documentclass{article}\n\\usepackage{booktabs,graphicx}\n\\begin{document}\n"
         + body
         + "\n\\end{document}\n"
     )
