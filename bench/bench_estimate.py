@@ -5,7 +5,7 @@
 For every single-target run (α = 0) in the folders: the true full-ranking HR@10 and NDCG@10
 (test set), the sampled value, the rank-rescaling estimate (full rank ~ r (C - 1) / N) and the
 Krichene-Rendle bias-variance estimate for several γ, all from the saved per-user ranks. The
-mean absolute error row is what chose the default γ (protocols.estimate.GAMMA).
+mean absolute error rows (per data set) are what chose the default γ (protocols.estimate.GAMMA).
 """
 
 from __future__ import annotations
@@ -44,15 +44,17 @@ def main() -> None:
                 values = [truth[m].mean(), samp[m].mean(), resc[m].mean()]
                 values += [e[m].mean() for e in bv]
                 rows.append([rec["dataset"]["name"], rec["model"], m, *values])
-                errors.append([abs(v - values[0]) for v in values[1:]])
+                errors.append((rec["dataset"]["name"], [abs(v - values[0]) for v in values[1:]]))
     headers = ["data", "model", "metric", "full (truth)", "sampled", "rescaled rank"]
     headers += [f"BV γ={g:g}" for g in GAMMAS]
     print(tabulate(rows, headers, floatfmt=".4f", tablefmt="github"))
-    mean_error = np.mean(errors, axis=0)
-    print(
-        "\nmean absolute error vs the truth: "
-        + ", ".join(f"{h} {e:.4f}" for h, e in zip(headers[4:], mean_error, strict=True))
-    )
+    print("\nmean absolute error vs the truth (HR@10 and NDCG@10 of every model):")
+    for data in sorted({d for d, _ in errors}):
+        mean_error = np.mean([e for d, e in errors if d == data], axis=0)
+        print(
+            f"{data}: "
+            + ", ".join(f"{h} {e:.4f}" for h, e in zip(headers[4:], mean_error, strict=True))
+        )
 
 
 if __name__ == "__main__":
