@@ -224,11 +224,36 @@ def _order_agreement(rows, columns) -> str:
     )
 
 
-def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
+def select(recs: list[dict], conditions: list[str]) -> list[dict]:
+    """Records whose config matches every `key=value` (e.g. alpha=0, seed=1, seq_len=50)."""
+    for condition in conditions:
+        key, eq, wanted = condition.partition("=")
+        if not eq:
+            raise InputError(f"--only expects key=value, got {condition!r}")
+        recs = [
+            r
+            for r in recs
+            if _matches(r["config"].get(key, r["config"]["params"].get(key)), wanted)
+        ]
+    return recs
+
+
+def _matches(value, wanted: str) -> bool:
+    try:
+        return float(value) == float(wanted)
+    except (TypeError, ValueError):
+        return str(value) == wanted
+
+
+def write_tables(
+    out_dir: Path, columns: tuple[str, ...], split: str, only: tuple[str, ...] = ()
+) -> str:
     """table.*, sampled_vs_full.* and beyond_accuracy.* for every comparable group of runs."""
-    recs = records.read_records(out_dir)
+    recs = select(records.read_records(out_dir), list(only))
     if not recs:
-        raise InputError(f"no run records under {out_dir / 'runs'}")
+        raise InputError(
+            f"no run records under {out_dir / 'runs'}" + (" match --only" if only else "")
+        )
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
         groups[_group_key(r)].append(r)
@@ -270,12 +295,12 @@ def write_tables(out_dir: Path, columns: tuple[str, ...], split: str) -> str:
     )
 
 
-def write_analysis(out_dir: Path, split: str) -> str:
+def write_analysis(out_dir: Path, split: str, only: tuple[str, ...] = ()) -> str:
     """analysis_popularity.*, analysis_history.* and analysis.png/.pdf per group of runs."""
     from benchmark.analysis import analyse, analysis_figure
 
     groups: dict[str, list[dict]] = defaultdict(list)
-    for r in records.read_records(out_dir):
+    for r in select(records.read_records(out_dir), list(only)):
         groups[_group_key(r)].append(r)
     outputs: dict[tuple, list[str]] = defaultdict(list)
     for i, group in enumerate(groups.values()):
@@ -335,15 +360,22 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="also HR@10/NDCG@10 by target popularity and by history length (tables + figure)",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep runs whose config (or model parameter) matches, e.g. alpha=0 (repeatable)",
+    )
     args = parser.parse_args(argv)
     if not args.out.is_dir():
         raise InputError(f"{args.out} is not a folder")
     columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())
     if any(c.count(":") != 1 for c in columns):
         raise InputError("--columns entries look like sampled:HR@10 or full:NDCG@10")
-    print(write_tables(args.out, columns, args.split))
+    print(write_tables(args.out, columns, args.split, tuple(args.only)))
     if args.analysis:
-        print(write_analysis(args.out, args.split))
+        print(write_analysis(args.out, args.split, tuple(args.only)))
     return 0
 
 

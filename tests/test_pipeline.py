@@ -212,3 +212,12 @@ def test_report_analysis_writes_tables_and_figure(tmp_path, capsys):
     row = next(line for line in popularity.splitlines() if line.startswith("| pop "))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert float(cells[2]) == 0.0 or float(cells[2]) < float(cells[1])
+
+
+def test_report_only_keeps_matching_runs(tmp_path, capsys):
+    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    assert _run(tmp_path, "--models", "pop", "--alpha", "0.5") == 0
+    assert report.main([str(tmp_path / "out"), "--only", "alpha=0.5"]) == 0
+    printed = capsys.readouterr().out
+    assert "pop (alpha=0.5)" in printed and "itemknn" not in printed
+    assert report.main([str(tmp_path / "out"), "--only", "alpha=3"]) == 2
