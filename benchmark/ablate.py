@@ -18,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+from benchmark import records
 from benchmark.config import RunConfig
 from benchmark.registry import get_model_class, list_models, model_param_fields
 from benchmark.report import mean_std, render
@@ -200,7 +201,7 @@ def write_outputs(out: Path, param: str, recs: list[dict]) -> str:
         )
         rendered = {fmt: rendered[fmt] + "\n" + trade[fmt] for fmt in rendered}
     for fmt, text in rendered.items():
-        _write_text(out / f"ablation.{fmt}", text)
+        records.write_text(out / f"ablation.{fmt}", text)
     figure(out, param, recs)
     return rendered["md"]
 
@@ -242,17 +243,8 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
         fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 0.88, 1))
-    for fmt in ("png", "pdf"):
-        tmp = out / f".ablation.tmp.{fmt}"
-        fig.savefig(tmp, dpi=150)
-        tmp.replace(out / f"ablation.{fmt}")
+    records.save_figure(fig, out / "ablation")
     plt.close(fig)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @guarded

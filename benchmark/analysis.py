@@ -110,9 +110,6 @@ def analysis_figure(path_stem: Path, tables: dict, title: str) -> bool:
     axes[0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    for fmt in ("png", "pdf"):
-        tmp = path_stem.with_name(f".{path_stem.name}.tmp.{fmt}")
-        fig.savefig(tmp, dpi=150)
-        tmp.replace(path_stem.with_suffix(f".{fmt}"))
+    records.save_figure(fig, path_stem)
     plt.close(fig)
     return True

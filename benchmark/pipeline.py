@@ -100,7 +100,7 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
 
 def fit_model(config: RunConfig) -> tuple[Recommender, float]:
     """The model of `config`, fitted on its training data; and the seconds it took."""
-    data, split, _, _ = prepare(config)
+    data, split, _ = load_split(config.data_key())  # fitting never sees the sampled negatives
     model = create_model(config.model, **dict(config.params))
     start = time.perf_counter()
     model.fit(make_fit_data(config, data, split))
@@ -117,6 +117,7 @@ def evaluate_model(
     """Rank valid and test targets with a fitted model; the run record and per-user ranks."""
     data, split, fp, negatives = prepare(config)
     pop = item_popularity(split.train, data.n_items)
+    pop_z = standardised_log_popularity(pop)
     start = time.perf_counter()
     results = {
         part: rank_targets(
@@ -129,7 +130,7 @@ def evaluate_model(
             config.device,
             max(TOP_K, *config.ks),
             progress,
-            pop_z=standardised_log_popularity(pop),
+            pop_z=pop_z,
             alpha=config.alpha,
         )
         for part in ("valid", "test")

@@ -84,6 +84,19 @@ def write_record(path: Path, record: dict, ranks: dict[str, np.ndarray]) -> None
     _atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def write_text(path: Path, text: str) -> None:
+    """A table or any text file, written atomically."""
+    _atomic_write(Path(path), lambda f: f.write(text.encode()))
+
+
+def save_figure(fig, stem: Path) -> None:
+    """A matplotlib figure as STEM.png and STEM.pdf, each written atomically."""
+    for fmt in ("png", "pdf"):
+        _atomic_write(
+            stem.with_suffix(f".{fmt}"), lambda f, fmt=fmt: fig.savefig(f, format=fmt, dpi=150)
+        )
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

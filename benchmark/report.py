@@ -289,7 +289,7 @@ def write_tables(
             for fmt, text in rendered.items():
                 outputs[(name, fmt)].append(text)
     for (name, fmt), texts in outputs.items():
-        _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
+        records.write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
     return "\n".join(
         text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
     )
@@ -329,16 +329,10 @@ def write_analysis(out_dir: Path, split: str, only: tuple[str, ...] = ()) -> str
             data += f" (ratings >= {group[0]['config']['min_rating']:g})"
         analysis_figure(stem, tables, f"{data}, {split} set: full-ranking accuracy by segment")
     for (name, fmt), texts in outputs.items():
-        _write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
+        records.write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
     return "\n".join(
         text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
     )
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @guarded
