@@ -17,9 +17,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from protocols.data import item_popularity
 from protocols.errors import InputError
 from protocols.interface import Recommender
+from protocols.popularity import item_popularity
 from protocols.registry import register_model
 from protocols.types import FitData, UserBatch
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from protocols.data import item_popularity
 from protocols.interface import NoParams, Recommender
+from protocols.popularity import item_popularity
 from protocols.registry import register_model
 from protocols.types import FitData, UserBatch
 

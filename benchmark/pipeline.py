@@ -24,12 +24,18 @@ from benchmark.datasets import load_raw
 from benchmark.registry import create_model
 from protocols import metrics
 from protocols.beyond_accuracy import summarise_lists
-from protocols.data import fingerprint, item_popularity, to_implicit
+from protocols.data import fingerprint, to_implicit
 from protocols.estimate import GAMMA, estimate_full
 from protocols.evaluate import TIE_RULE, Ranks, rank_targets
 from protocols.interface import Recommender
 from protocols.negatives import draw_candidates
-from protocols.popularity import HEAD_SHARE, short_head, standardised_log_popularity
+from protocols.popularity import (
+    HEAD_SHARE,
+    PopularityPenalty,
+    item_popularity,
+    short_head,
+    standardised_log_popularity,
+)
 from protocols.split import make_split
 from protocols.types import FitData, Interactions, Split
 
@@ -126,12 +132,11 @@ def evaluate_model(
             data.n_items,
             config.seq_len,
             negatives,
-            config.eval_batch_size,
-            config.device,
-            max(TOP_K, *config.ks),
-            progress,
-            pop_z=pop_z,
-            alpha=config.alpha,
+            batch_size=config.eval_batch_size,
+            device=config.device,
+            top_k=max(TOP_K, *config.ks),
+            progress=progress,
+            transform=PopularityPenalty(pop_z, config.alpha) if config.alpha else None,
         )
         for part in ("valid", "test")
     }
@@ -178,7 +183,7 @@ def _protocol(config: RunConfig, split: Split) -> dict:
             "seed": config.seed,
             "excludes": "every item the user interacted with",
         },
-        "full": {"excludes": "padding and the user's input history (targets always kept)"},
+        "full": {"excludes": "padding and the user's input history"},
         "ties": TIE_RULE,
         "ks": list(config.ks),
         "popularity_penalty": {

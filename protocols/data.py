@@ -10,6 +10,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from protocols.errors import InputError
+from protocols.popularity import item_popularity  # noqa: F401 (its home moved; old imports work)
 from protocols.types import Histories, Interactions, RawData
 
 log = logging.getLogger(__name__)
@@ -98,13 +99,6 @@ def _item_metadata(items: pd.DataFrame | None, item_ids: pd.Index):
         shape=(len(item_ids) + 1, len(genre_names)),
     )
     return titles, matrix, genre_names
-
-
-def item_popularity(train: Histories, n_items: int) -> np.ndarray:
-    """pop(i): training interactions of each item (repeats count), float64 [n_items + 1]; pop(0) = 0."""
-    counts = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
-    counts[0] = 0.0  # padding is never an interaction
-    return counts
 
 
 def fingerprint(data: Interactions) -> dict:

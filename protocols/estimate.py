@@ -10,32 +10,39 @@ variance of f~(r) (their bias-variance estimator, prior uniform over R):
        = [(1 - gamma) A'A + gamma diag(A'1)]^-1 A'f,      A[R, r] = P(r | R).
 
 When the sample is the whole candidate list (N = C - 1), A is the identity and f~ = f exactly.
+
+f~ depends only on (C, N, ks, gamma), so it is solved once per such key and cached for the
+process (every model and run of a benchmark shares it), with BLAS held to one thread: these
+are small solves that oversubscribed threads only slow down on a shared machine.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.special import gammaln
+from threadpoolctl import threadpool_limits
+
+from protocols import metrics
 
 GAMMA = 0.01  # bias-variance trade-off: see bench/bench_estimate.py and the README
 MAX_GROUPS = 32  # users are grouped by candidate count; one correction per group
 
 
 def metric_curves(n_candidates: int, ks: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """f(R) for R = 0..C-1 of the single-target metrics."""
-    ranks = np.arange(n_candidates)
-    curves = {}
-    for k in ks:
-        curves[f"HR@{k}"] = (ranks < k).astype(np.float64)
-        curves[f"Recall@{k}"] = curves[f"HR@{k}"]
-        curves[f"NDCG@{k}"] = np.where(ranks < k, 1.0 / np.log2(ranks + 2.0), 0.0)
-    curves["MRR"] = 1.0 / (ranks + 1.0)
-    return curves
+    """f(R) for R = 0..C-1 of the single-target metrics (`protocols.metrics` of rank R)."""
+    return metrics.per_user(np.arange(n_candidates)[:, None], tuple(ks))
 
 
 def corrected(curves: dict[str, np.ndarray], n_negatives: int, gamma: float = GAMMA):
     """{name: f~ [N + 1]}: the value to credit for each sampled rank 0..N."""
     n_candidates = len(next(iter(curves.values())))
+    with threadpool_limits(1, user_api="blas"):
+        return _solve(curves, n_candidates, n_negatives, gamma)
+
+
+def _solve(curves: dict[str, np.ndarray], n_candidates: int, n_negatives: int, gamma: float):
     others = n_candidates - 1
     n = min(n_negatives, others)
     full = np.arange(n_candidates)[:, None]  # R
@@ -51,6 +58,15 @@ def corrected(curves: dict[str, np.ndarray], n_negatives: int, gamma: float = GA
         values[: n + 1] = solution[:, j]
         out[name] = values
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def cached_correction(n_candidates: int, n_negatives: int, ks: tuple[int, ...], gamma: float):
+    """`corrected(metric_curves(C, ks), N, gamma)`, solved once per key in this process."""
+    credit = corrected(metric_curves(n_candidates, ks), n_negatives, gamma)
+    for values in credit.values():
+        values.flags.writeable = False  # shared between callers
+    return credit
 
 
 def _hypergeometric(r: np.ndarray, population: int, successes: np.ndarray, draws: int):
@@ -95,7 +111,7 @@ def estimate_full(
     for g in np.unique(group):
         members = group == g
         size = int(np.median(counts[members]))
-        credit = corrected(metric_curves(size, ks), n_negatives, gamma)
+        credit = cached_correction(size, n_negatives, tuple(ks), gamma)
         for name in names:
             estimates[name][members] = credit[name][np.minimum(r[members], n_negatives)]
     return estimates

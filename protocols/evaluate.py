@@ -1,26 +1,36 @@
 """Ranks of held-out targets, read off one score matrix for both protocols.
 
 Every batch is scored once, `model.score(batch) -> [B, n_items + 1]`; full ranking compares
-the target with every item outside the user's input history, sampled ranking with the stored
-negatives (gathered columns of the same matrix). Ties count against the target:
-rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank. A popularity penalty
-α (`protocols.popularity.penalise`) is applied to the matrix before both protocols rank.
+the target with every candidate item, sampled ranking with the stored negatives (gathered
+columns of the same matrix). Ties count against the target:
+rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank.
+
+Full-ranking candidates are every item except padding and, with `exclude_history` (the
+default), the user's input history. A target inside its own input history cannot be ranked
+while its history is excluded: that is refused, never patched by re-adding the target.
+An optional `transform(scores, allowed) -> scores` (e.g. `protocols.popularity.PopularityPenalty`)
+re-scores the matrix before both protocols rank.
+
+Each batch costs one pass to check the scores, one to mask the excluded items and one to
+count, per target, the candidates scoring at or above it: no per-target Python loop.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from protocols.errors import InputError, TrainingError
 from protocols.interface import Recommender
-from protocols.popularity import penalise
 from protocols.sequences import last_items
 from protocols.types import EvalSet, UserBatch
 
 TIE_RULE = "pessimistic: rank = #{j != target : score_j >= score_target}"
+Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scores, allowed) -> scores
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class Ranks:
     """Per-user ranks (0 = best) of one evaluation set."""
 
     users: np.ndarray  # [U]
-    full: np.ndarray  # [U, T] rank among all items outside the input history
+    full: np.ndarray  # [U, T] rank among all full-ranking candidates
     sampled: np.ndarray | None  # [U, T] rank among the targets and the sampled negatives
     full_candidates: np.ndarray  # [U] number of candidates under full ranking
     top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first
@@ -42,22 +52,22 @@ def rank_targets(
     n_items: int,
     seq_len: int,
     negatives: np.ndarray | None = None,
+    *,
     batch_size: int = 512,
     device: str = "cpu",
     top_k: int = 0,
     progress: bool = False,
-    pop_z: np.ndarray | None = None,
-    alpha: float = 0.0,
+    transform: Transform | None = None,
+    exclude_history: bool = True,
 ) -> Ranks:
     """Score every user of `eval_set` once and rank its targets under both protocols.
 
     `negatives` is [n_users, N] (rows indexed by user), or None to skip sampled ranking.
-    `alpha` > 0 penalises popularity with `pop_z`, the standardised log popularity [n_items + 1].
     """
-    if alpha and pop_z is None:
-        raise ValueError("a popularity penalty needs pop_z")
-    pop_z_t = torch.as_tensor(pop_z, device=device) if alpha else None
     history = eval_set.inputs.to_csr(n_items + 1)  # [U, n_items + 1]
+    lengths = np.diff(history.indptr)  # distinct history items per user
+    if exclude_history:
+        _refuse_targets_in_history(eval_set, history)
     sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
     full, sampled, tops = [], [], []
     starts = range(0, eval_set.n_users, batch_size)
@@ -66,22 +76,24 @@ def rank_targets(
         batch = UserBatch(eval_set.users[rows], sequences[rows], history[rows])
         scores = _checked_scores(model, batch, n_items, device)  # [B, n_items + 1]
         targets = torch.as_tensor(eval_set.targets[rows], device=device)  # [B, T]
-        allowed = _full_candidates(batch, targets, scores.shape[1], device)  # [B, C]
-        scores = penalise(scores, allowed, pop_z_t, alpha)
-        full.append(_full_ranks(scores, targets, allowed))
+        excluded = _excluded(batch, exclude_history, device)  # (rows, cols) of excluded cells
+        if transform is not None:
+            allowed = torch.ones_like(scores, dtype=torch.bool)
+            allowed[excluded] = False
+            scores = transform(scores, allowed)
+        masked = scores.index_put(excluded, scores.new_tensor(-torch.inf))  # [B, C]
+        full.append(_full_ranks(masked, targets, excluded))
         if negatives is not None:
             negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
             sampled.append(_sampled_ranks(scores, targets, negs))
         if top_k:
-            masked = scores.masked_fill(~allowed, -torch.inf)
             tops.append(masked.topk(top_k, dim=1).indices.cpu().numpy())
-    lengths = np.diff(history.indptr)
     n_targets = eval_set.targets.shape[1]
     return Ranks(
         users=eval_set.users,
         full=np.concatenate(full) if full else np.zeros((0, n_targets), np.int64),
         sampled=np.concatenate(sampled) if sampled else None,
-        full_candidates=n_items - lengths + _targets_in_history(eval_set, history),
+        full_candidates=n_items - lengths if exclude_history else np.full(len(lengths), n_items),
         top_items=np.concatenate(tops) if tops else None,
         targets=eval_set.targets,
         history_lengths=lengths,
@@ -91,35 +103,46 @@ def rank_targets(
 def _checked_scores(model: Recommender, batch: UserBatch, n_items: int, device: str):
     scores = model.score(batch)
     expected = (len(batch), n_items + 1)
+    name = model.name or type(model).__name__
     if tuple(scores.shape) != expected:
-        raise ValueError(
-            f"{model.name or model}: score() returned {tuple(scores.shape)}, expected {expected}"
-        )
-    if torch.isnan(scores).any():  # NaN compares False with everything: it would flatter
-        raise ValueError(f"{model.name or model}: score() returned NaN")
+        raise TrainingError(f"{name}: score() returned {tuple(scores.shape)}, expected {expected}")
     scores = scores.to(device)
-    return scores if scores.is_floating_point() else scores.float()
+    scores = scores if scores.is_floating_point() else scores.float()
+    if torch.isnan(scores).any():  # NaN compares False with everything: it would flatter
+        raise TrainingError(f"{name}: score() returned NaN")
+    return scores
 
 
-def _full_candidates(batch: UserBatch, targets: torch.Tensor, n_columns: int, device: str):
-    """[B, C] bool: every item except padding and the input history; targets always stay."""
-    allowed = torch.ones(len(batch), n_columns, dtype=torch.bool, device=device)
-    allowed[:, 0] = False
-    h = batch.history.tocoo()
-    rows = torch.as_tensor(h.row, dtype=torch.long, device=device)
-    cols = torch.as_tensor(h.col, dtype=torch.long, device=device)
-    allowed[rows, cols] = False
-    allowed.scatter_(1, targets, True)  # a repeated item can be both history and target
-    return allowed
+def _excluded(batch: UserBatch, exclude_history: bool, device: str):
+    """(rows, cols) long tensors of the cells that are no full-ranking candidates: the
+    padding column of every row and, if asked, every input-history item."""
+    b = len(batch)
+    pad_rows = torch.arange(b, device=device)
+    pad_cols = torch.zeros(b, dtype=torch.long, device=device)
+    if not exclude_history:
+        return pad_rows, pad_cols
+    h = batch.history  # CSR [B, n_items + 1]
+    rows = torch.as_tensor(np.repeat(np.arange(b), np.diff(h.indptr)), device=device)
+    cols = torch.as_tensor(h.indices, dtype=torch.long, device=device)
+    return torch.cat([pad_rows, rows]), torch.cat([pad_cols, cols])
 
 
-def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, allowed: torch.Tensor) -> np.ndarray:
-    target_scores = scores.gather(1, targets)  # [B, T]
-    ranks = torch.stack(
-        [((scores >= target_scores[:, [t]]) & allowed).sum(dim=1) for t in range(targets.shape[1])],
-        dim=1,
-    )  # [B, T]; each count includes the target itself
-    return (ranks - 1).cpu().numpy()
+def _full_ranks(masked: torch.Tensor, targets: torch.Tensor, excluded) -> np.ndarray:
+    """Ranks [B, T] from scores whose excluded cells are -inf.
+
+    A target scored -inf ties with every excluded cell; those counts are taken back out.
+    Every count includes the target itself (always a candidate), hence the - 1.
+    """
+    target_scores = masked.gather(1, targets)  # [B, T]
+    if targets.shape[1] == 1:
+        counts = (masked >= target_scores).sum(dim=1, keepdim=True)  # [B, 1]
+    else:
+        counts = (masked[:, None, :] >= target_scores[:, :, None]).sum(dim=2)  # [B, T]
+    lowest = target_scores == -torch.inf  # [B, T]
+    if lowest.any():
+        n_excluded = torch.bincount(excluded[0], minlength=len(masked))  # [B]
+        counts -= lowest * n_excluded[:, None]
+    return (counts - 1).cpu().numpy()
 
 
 def _sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor):
@@ -130,8 +153,14 @@ def _sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch
     return (beats.sum(dim=2) - 1).cpu().numpy()
 
 
-def _targets_in_history(eval_set: EvalSet, history) -> np.ndarray:
-    """How many of a user's targets are also in its input history (kept as candidates)."""
+def _refuse_targets_in_history(eval_set: EvalSet, history) -> None:
+    """InputError if any target is also an item of its user's input history."""
+    if eval_set.n_users == 0 or eval_set.targets.size == 0:
+        return
     rows = np.repeat(np.arange(eval_set.n_users), eval_set.targets.shape[1])
     hits = np.asarray(history[rows, eval_set.targets.ravel()]).ravel()
-    return hits.reshape(eval_set.targets.shape).sum(axis=1).astype(np.int64)
+    if hits.any():
+        raise InputError(
+            f"{int((hits > 0).sum())} target item(s) are in the user's input history; "
+            "use --repeats first or keep"
+        )

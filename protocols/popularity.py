@@ -1,14 +1,26 @@
-"""Item popularity from the training data: the short head, popularity bands and the penalty α.
+"""Item popularity from the training data: counts, the short head, popularity bands and the
+penalty α (a score transform for `protocols.evaluate.rank_targets`).
 
-pop(i) is the number of training interactions of item i (`protocols.data.item_popularity`).
+pop(i) is the number of training interactions of item i (`item_popularity`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
+from protocols.types import Histories
+
 HEAD_SHARE = 0.2  # the short head holds the most popular items making up 20% of interactions
+
+
+def item_popularity(train: Histories, n_items: int) -> np.ndarray:
+    """pop(i): training interactions of each item (repeats count), float64 [n_items + 1]; pop(0) = 0."""
+    counts = np.bincount(train.items, minlength=n_items + 1).astype(np.float64)
+    counts[0] = 0.0  # padding is never an interaction
+    return counts
 
 
 def _by_popularity(pop: np.ndarray) -> np.ndarray:
@@ -77,3 +89,18 @@ def penalise(
     ).sqrt()
     spread = torch.where(spread > 0, spread, torch.ones_like(spread))  # constant scores stay 0
     return (scores - mean) / spread - alpha * pop_z[None, :]
+
+
+@dataclass(frozen=True, eq=False)
+class PopularityPenalty:
+    """The score transform `penalise(scores, allowed, pop_z, alpha)` for `rank_targets`.
+
+    `pop_z` is the standardised log popularity [n_items + 1] (`standardised_log_popularity`).
+    """
+
+    pop_z: np.ndarray
+    alpha: float
+
+    def __call__(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        pop_z = torch.as_tensor(self.pop_z, device=scores.device)
+        return penalise(scores, allowed, pop_z, self.alpha)

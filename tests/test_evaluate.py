@@ -5,11 +5,15 @@ import pytest
 import torch
 from conftest import random_interactions
 
+from baselines.popularity import Popularity
 from protocols import metrics
+from protocols.errors import InputError, TrainingError
 from protocols.evaluate import rank_targets
 from protocols.interface import Recommender
 from protocols.negatives import draw_candidates
+from protocols.sequences import last_items
 from protocols.split import leave_one_out
+from protocols.types import EvalSet, FitData, Histories, UserBatch
 
 
 class Oracle(Recommender):
@@ -42,6 +46,118 @@ def setup():
 
 def _ranks(model, data, split, negatives, batch_size=7):
     return rank_targets(model, split.test, data.n_items, 5, negatives, batch_size=batch_size)
+
+
+def _reference_ranks(model, eval_set, n_items, seq_len, negatives, exclude_history=True):
+    """The slow, obviously correct definition: one user and one target at a time."""
+    history = eval_set.inputs.to_csr(n_items + 1)
+    sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))
+    full, sampled = [], []
+    for u in range(eval_set.n_users):
+        batch = UserBatch(eval_set.users[u : u + 1], sequences[u : u + 1], history[u : u + 1])
+        scores = model.score(batch)[0].float().numpy()
+        seen = set(history[u].indices.tolist()) if exclude_history else set()
+        candidates = [j for j in range(1, n_items + 1) if j not in seen]
+        targets = eval_set.targets[u].tolist()
+        pool = targets + negatives[eval_set.users[u]].tolist()
+        full.append([sum(scores[j] >= scores[t] for j in candidates) - 1 for t in targets])
+        sampled.append([sum(scores[j] >= scores[t] for j in pool) - 1 for t in targets])
+    return np.array(full), np.array(sampled), len(candidates)
+
+
+class Ties(Recommender):
+    """Random scores from a handful of values (many ties), some of them -inf and +inf."""
+
+    def __init__(self, n_items):
+        super().__init__()
+        self.n_items = n_items
+
+    def fit(self, data):
+        return self
+
+    def score(self, batch):
+        gens = [torch.Generator().manual_seed(int(u) * 7 + 1) for u in batch.users]
+        values = torch.tensor([-torch.inf, 0.0, 0.5, 1.0, 2.0, torch.inf])
+        picks = torch.stack([torch.randint(0, 6, (self.n_items + 1,), generator=g) for g in gens])
+        return values[picks]
+
+
+def _multi_target_set(seed, n_users=30, n_items=40, n_targets=4):
+    rng = np.random.default_rng(seed)
+    lengths = rng.integers(0, 12, n_users)
+    items, targets = [], []
+    for length in lengths:
+        drawn = rng.choice(np.arange(1, n_items + 1), length + n_targets, replace=False)
+        items.append(drawn[:length])
+        targets.append(drawn[length:])
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    flat = np.concatenate(items).astype(np.int64)
+    inputs = Histories(indptr, flat, np.zeros_like(flat))
+    return EvalSet(np.arange(n_users), inputs, np.array(targets, dtype=np.int64))
+
+
+@pytest.mark.parametrize("exclude_history", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_ranks_equal_the_per_target_reference(seed, exclude_history):
+    n_items = 40
+    eval_set = _multi_target_set(seed, n_items=n_items)
+    negatives = np.random.default_rng(seed).integers(1, n_items + 1, (eval_set.n_users, 9))
+    model = Ties(n_items)
+    ranks = rank_targets(
+        model, eval_set, n_items, 5, negatives, batch_size=7, exclude_history=exclude_history
+    )
+    full, sampled, _ = _reference_ranks(model, eval_set, n_items, 5, negatives, exclude_history)
+    assert np.array_equal(ranks.full, full) and np.array_equal(ranks.sampled, sampled)
+    lengths = eval_set.inputs.lengths if exclude_history else 0
+    assert (ranks.full_candidates == n_items - lengths).all()
+
+
+def test_pop_metrics_equal_the_reference(setup):
+    data, split, negatives = setup
+    fit = FitData(data.histories, data.n_users, data.n_items, split.valid, 5)
+    model = Popularity().fit(fit)
+    ranks = _ranks(model, data, split, negatives)
+    full, sampled, _ = _reference_ranks(model, split.test, data.n_items, 5, negatives)
+    for ours, reference in ((ranks.full, full), (ranks.sampled, sampled)):
+        assert metrics.summarise(ours, (1, 5, 10)) == metrics.summarise(reference, (1, 5, 10))
+
+
+def test_a_target_in_its_own_history_is_refused_unless_history_stays():
+    eval_set = _multi_target_set(3)
+    row = int(np.argmax(eval_set.inputs.lengths))
+    targets = eval_set.targets.copy()
+    targets[row, 0] = eval_set.inputs.row(row)[0]  # a repeat of an input item
+    leaky = EvalSet(eval_set.users, eval_set.inputs, targets)
+    with pytest.raises(InputError, match="input history"):
+        rank_targets(Ties(40), leaky, 40, 5)
+    ranks = rank_targets(Ties(40), leaky, 40, 5, exclude_history=False)
+    assert (ranks.full_candidates == 40).all()
+
+
+def test_a_transform_rescores_before_both_protocols(setup):
+    data, split, negatives = setup
+    seen = []
+
+    def reverse(scores, allowed):
+        seen.append(bool(allowed[:, 0].any()))  # padding is never a candidate
+        return -scores
+
+    ranks = rank_targets(
+        Oracle(split.test, data.n_items), split.test, data.n_items, 5, negatives, transform=reverse
+    )
+    assert seen == [False] and (ranks.sampled == 20).all()
+    assert (ranks.full[:, 0] == ranks.full_candidates - 1).all()
+
+
+def test_a_wrong_score_shape_is_a_training_error(setup):
+    data, split, negatives = setup
+
+    class Short(Oracle):
+        def score(self, batch):
+            return torch.zeros(len(batch), self.n_items)
+
+    with pytest.raises(TrainingError, match="expected"):
+        _ranks(Short(split.test, data.n_items), data, split, negatives)
 
 
 def test_perfect_scorer_ranks_first(setup):
@@ -92,7 +208,7 @@ def test_nan_scores_are_refused(setup):
         def score(self, batch):
             return torch.full((len(batch), self.n_items + 1), float("nan"))
 
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(TrainingError, match="NaN"):
         _ranks(Broken(split.test, data.n_items), data, split, negatives)
 
 
