@@ -15,8 +15,7 @@ from torch import nn
 from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.types import PAD, FitData, UserBatch
-
-LOSSES = ("ce", "bce")
+from seqmodels.losses import list_losses, loss_class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +29,11 @@ class TrainParams:
     batch_size: int = 128  # training sequences per step
     epochs: int = 200  # upper bound; early stopping usually ends sooner
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
-    loss: str = "ce"  # ce: softmax over all items; bce: sampled negatives
-    neg_ratio: int = 1  # bce only: negatives per positive
+    loss: str = "ce"  # a name of seqmodels.losses: ce, bce, sampled-ce, gbce or a plugin's
+    neg_ratio: int = 1  # bce and gbce: negatives per positive
+    negatives: int = 256  # sampled-ce: negatives K shared by every position of a batch
+    sampler: str = "uniform"  # sampled-ce: uniform or popularity (q ~ 1 + training count)
+    gbce_t: float = 0.75  # gbce: calibration t in [0, 1] (gSASRec's default)
     all_windows: bool = True  # train on every SEQ_LEN window of long histories, not the last
     bf16_autocast: bool = False  # CUDA only; measured no faster at these sizes (launch-bound)
 
@@ -78,6 +80,8 @@ class SequenceModel(Recommender):
     """Base of the deep models. Subclasses implement `build_encoder(n_items, seq_len)`."""
 
     Params = TrainParams
+    # The losses this model can train with; None means every registered loss.
+    losses: tuple[str, ...] | None = None
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.
     epoch_hooks: tuple = ()
@@ -89,9 +93,11 @@ class SequenceModel(Recommender):
         from seqmodels.train import train  # the trainer needs this class; import it late
 
         p = self.params
-        if p.loss not in LOSSES:
+        loss_class(p.loss)  # an unknown name is an InputError listing the known ones
+        usable = self.losses if self.losses is not None else tuple(list_losses())
+        if p.loss not in usable:
             raise InputError(
-                f"{self.name}: loss must be one of {', '.join(LOSSES)}, got {p.loss!r}"
+                f"{self.name} cannot train with --loss {p.loss}; use {', '.join(usable)}"
             )
         if p.neg_ratio < 1 or p.emb_dim < 1 or p.batch_size < 1 or p.epochs < 1:
             raise InputError(f"{self.name}: neg_ratio, emb_dim, batch_size and epochs must be >= 1")
@@ -109,9 +115,23 @@ class SequenceModel(Recommender):
             self.training_ = train(self, data)
         return self
 
+    def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor, loss) -> torch.Tensor:
+        """The objective of one batch: [B, L] inputs and next-item targets (0 = none).
+
+        Next-item prediction at every position; a model with its own training task (masked
+        items, say) overrides this and `last_state`, and nothing else.
+        """
+        states = self.net_(inputs)  # [B, L, d]
+        present = targets != PAD
+        return loss(self.net_, states[present], targets[present])  # states [M, d]
+
+    def last_state(self, sequences: torch.Tensor) -> torch.Tensor:
+        """[B, L] left-padded item ids -> [B, d]: the state that scores the next item."""
+        return self.net_(sequences)[:, -1]
+
     @torch.no_grad()
     def score(self, batch: UserBatch) -> torch.Tensor:
         self.net_.eval()
         sequences = batch.sequences[:, -self.seq_len_ :].to(self.device_)  # [B, L]
-        states = self.net_(sequences)[:, -1]  # [B, d]: the state after the last item
+        states = self.last_state(sequences)  # [B, d]
         return self.net_.item_scores(states.float()).float()  # [B, n_items + 1]

@@ -1,7 +1,10 @@
 """The one training loop of every sequence model.
 
-Training sequences are built once as integer tensors on the training device; a batch is a
-slice of them. Every position with a target contributes to the loss. After each epoch the
+Training sequences are built once as integer tensors on the training device. Batches group
+windows of similar length (shuffled within chunks of many batches, then the batches
+shuffled) and each batch is cut to its longest row, so the encoder runs over real positions
+rather than left padding; every training position is still in exactly one batch per epoch.
+The objective is the model's `training_loss` with a loss of `seqmodels.losses`. After each epoch the
 model is scored on the validation users (full ranking, NDCG@10); the best epoch's weights are
 restored at the end. No `.item()` inside the step loop: losses are summed on the device.
 """
@@ -14,14 +17,17 @@ import math
 import time
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
+from protocols.popularity import item_popularity
 from protocols.sequences import training_windows
 from protocols.types import PAD, FitData
+from seqmodels.losses import create_loss
+
+CHUNK_BATCHES = 50  # batches sorted by length together: grouping without a fixed order
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +39,15 @@ def train(model, data: FitData) -> dict:
         torch.from_numpy(a).to(device)
         for a in training_windows(data.train, data.seq_len, p.all_windows)
     )
+    lengths = (inputs != PAD).sum(dim=1).cpu()  # [S] real input positions per window
+    loss_fn = create_loss(p.loss, p, data.n_items, item_popularity(data.train, data.n_items))
     optimiser = torch.optim.AdamW(net.parameters(), lr=p.lr, weight_decay=p.weight_decay)
     use_bf16 = p.bf16_autocast and device.type == "cuda" and torch.cuda.is_bf16_supported()
     history, best, best_state, best_epoch = [], -1.0, None, 0
     for epoch in range(1, p.epochs + 1):
         start = time.perf_counter()
-        loss = _epoch(net, optimiser, inputs, targets, p, data.n_items, use_bf16)
+        batches = length_batches(lengths, p.batch_size)
+        loss = _epoch(model, optimiser, inputs, targets, batches, loss_fn, use_bf16)
         mean_loss = float(loss)  # one host sync per epoch
         train_seconds = time.perf_counter() - start
         if not math.isfinite(mean_loss):
@@ -79,37 +88,36 @@ def train(model, data: FitData) -> dict:
     }
 
 
-def _epoch(net, optimiser, inputs, targets, p, n_items: int, use_bf16: bool) -> torch.Tensor:
-    net.train()
-    order = torch.randperm(len(inputs), device=inputs.device)
-    total = torch.zeros((), device=inputs.device)
-    steps = range(0, len(inputs), p.batch_size)
-    quiet = True if len(steps) < 200 else None  # None: tqdm shows bars only on a terminal
-    for start in tqdm(steps, desc="train", leave=False, disable=quiet):
-        rows = order[start : start + p.batch_size]
-        with torch.autocast(inputs.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            loss = _loss(net, inputs[rows], targets[rows], p, n_items)
+def length_batches(lengths: torch.Tensor, batch_size: int, chunk: int = CHUNK_BATCHES):
+    """[(rows [b], width)]: a random order of every row, grouped by length.
+
+    The rows are shuffled, each run of `chunk` batches is sorted by length and cut into
+    batches, and the batches are shuffled; `width` is the longest row of a batch.
+    """
+    order = torch.randperm(len(lengths))
+    batches = []
+    for part in order.split(batch_size * chunk):
+        part = part[torch.argsort(lengths[part], stable=True)]
+        batches += list(part.split(batch_size))
+    shuffled = torch.randperm(len(batches)).tolist()
+    return [(batches[i], max(int(lengths[batches[i]].max()), 1)) for i in shuffled]
+
+
+def _epoch(model, optimiser, inputs, targets, batches, loss_fn, use_bf16: bool) -> torch.Tensor:
+    model.net_.train()
+    device = inputs.device
+    total = torch.zeros((), device=device)
+    quiet = True if len(batches) < 200 else None  # None: tqdm shows bars only on a terminal
+    for rows, width in tqdm(batches, desc="train", leave=False, disable=quiet):
+        rows = rows.to(device)
+        x, y = inputs[rows, -width:], targets[rows, -width:]  # [b, width], left-padded
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            loss = model.training_loss(x, y, loss_fn)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         total += loss.detach() * len(rows)
     return total / len(inputs)
-
-
-def _loss(net, inputs, targets, p, n_items: int) -> torch.Tensor:
-    states = net(inputs)  # [B, L, d]
-    present = targets != PAD
-    states, positives = states[present], targets[present]  # [M, d], [M]
-    if p.loss == "ce":
-        logits = net.item_scores(states).float()  # [M, n_items + 1]
-        logits[:, PAD] = -torch.inf
-        return F.cross_entropy(logits, positives)
-    # bce: neg_ratio uniform negatives per positive, never the positive itself
-    negatives = torch.randint(1, n_items, (len(positives), p.neg_ratio), device=states.device)
-    negatives += (negatives >= positives[:, None]).long()  # skip the positive: uniform over rest
-    pos_scores = (states * net.items(positives)).sum(-1)  # [M]
-    neg_scores = (states[:, None, :] * net.items(negatives)).sum(-1)  # [M, neg_ratio]
-    return F.softplus(-pos_scores.float()).mean() + F.softplus(neg_scores.float()).mean()
 
 
 def _validate(model, data: FitData) -> float:

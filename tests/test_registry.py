@@ -5,7 +5,18 @@ import pytest
 from baselines.popularity import Popularity
 from benchmark.registry import UnknownModelError, create_model, list_models, register_model
 
-EXPECTED = ["cnn", "gru", "itemknn", "mf-als", "mf-bpr", "mlp", "personal-topk", "pop", "sasrec"]
+EXPECTED = [
+    "bert4rec",
+    "cnn",
+    "gru",
+    "itemknn",
+    "mf-als",
+    "mf-bpr",
+    "mlp",
+    "personal-topk",
+    "pop",
+    "sasrec",
+]
 
 
 def test_every_model_is_registered():

@@ -135,3 +135,23 @@ def test_without_validation_users_the_last_epoch_is_kept(fit_data):
     data = dataclasses.replace(fit_data, valid=no_valid)
     model = create_model("gru", **{**QUICK, "epochs": 3, "patience": 1}).fit(data)
     assert model.training_["best_epoch"] == len(model.training_["history"]) == 3
+
+
+def test_length_batches_cover_every_training_position_once():
+    from protocols.sequences import training_windows
+    from seqmodels.train import length_batches
+
+    data = synthetic_world(n_users=300, n_items=80, mean_length=15, seed=4)[2]
+    inputs, targets = (torch.from_numpy(a) for a in training_windows(data.train, 10))
+    lengths = (inputs != 0).sum(dim=1)
+    torch.manual_seed(0)
+    batches = length_batches(lengths, batch_size=16, chunk=4)
+    covered = torch.zeros_like(targets)
+    for rows, width in batches:
+        assert len(rows) <= 16 and width == int(lengths[rows].max())
+        trimmed = targets[rows, -width:]
+        assert (targets[rows, :-width] == 0).all()  # nothing real is cut off
+        covered[rows, -width:] += (trimmed != 0).long()
+    assert torch.equal(covered, (targets != 0).long())  # each real position exactly once
+    spread = [int(lengths[rows].max() - lengths[rows].min()) for rows, _ in batches]
+    assert sum(spread) / len(spread) < 0.5 * float(lengths.max() - lengths.min())

@@ -1,0 +1,129 @@
+"""The loss registry: every loss trains, bad names and sizes are refused, a plugin can add
+one, and the sampled softmax's logQ correction estimates the full partition function."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import synthetic_world
+
+from benchmark.registry import create_model
+from protocols.errors import InputError
+from seqmodels.base import TrainParams
+from seqmodels.losses import (
+    _LOSSES,
+    SampledSoftmax,
+    create_loss,
+    list_losses,
+    register_loss,
+)
+
+QUICK = {"epochs": 3, "emb_dim": 16, "lr": 1e-2}
+
+
+@pytest.fixture(scope="module")
+def fit_data():
+    return synthetic_world(
+        n_users=200, n_items=120, n_clusters=10, mean_length=20, stay_probability=0.7, seed=3
+    )[2]
+
+
+def test_the_built_in_losses_are_registered():
+    assert {"ce", "bce", "sampled-ce", "gbce"} <= set(list_losses())
+
+
+@pytest.mark.parametrize("loss", ["ce", "bce", "sampled-ce", "gbce"])
+def test_every_loss_trains_and_falls(loss, fit_data):
+    params = {**QUICK, "loss": loss, "negatives": 16, "neg_ratio": 4, "sampler": "popularity"}
+    history = create_model("gru", **params).fit(fit_data).training_["history"]
+    assert history[-1]["loss"] < history[0]["loss"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"loss": "sampled_ce"}, "did you mean 'sampled-ce'"),
+        ({"loss": "sampled-ce", "negatives": 0}, "negatives must be >= 1"),
+        ({"loss": "sampled-ce", "sampler": "zipf"}, "sampler"),
+        ({"loss": "gbce", "gbce_t": 2.0}, "gbce_t"),
+        ({"loss": "bce", "neg_ratio": 0}, "neg_ratio"),
+    ],
+)
+def test_bad_loss_settings_are_one_line_input_errors(overrides, message, fit_data):
+    with pytest.raises(InputError, match=message) as error:
+        create_model("gru", **QUICK, **overrides).fit(fit_data)
+    assert "\n" not in str(error.value)
+
+
+def test_a_model_refuses_a_loss_it_cannot_use(fit_data):
+    with pytest.raises(InputError, match="bert4rec cannot train with --loss bce"):
+        create_model("bert4rec", **QUICK, loss="bce").fit(fit_data)
+
+
+def test_a_plugin_loss_is_one_class_and_one_decorator(fit_data):
+    calls = []
+
+    @register_loss("test-hinge")
+    class Hinge:
+        def __init__(self, params, n_items, popularity):
+            self.n_items = n_items
+
+        def __call__(self, net, states, positives):
+            calls.append(len(positives))
+            negatives = torch.randint(1, self.n_items + 1, positives.shape)
+            pos = (states * net.items(positives)).sum(-1)
+            neg = (states * net.items(negatives)).sum(-1)
+            return F.relu(1 - pos + neg).mean()
+
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_loss("test-hinge")(Hinge)
+        model = create_model("sasrec", **QUICK, loss="test-hinge").fit(fit_data)
+        assert calls and model.training_["best_valid_NDCG@10"] > 0
+    finally:
+        del _LOSSES["test-hinge"]
+
+
+def _sampler(n_items, sampler, k, popularity):
+    params = dataclasses.replace(TrainParams(), negatives=k, sampler=sampler)
+    return create_loss("sampled-ce", params, n_items, popularity)
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "popularity"])
+def test_logq_corrected_sample_estimates_the_full_partition_function(sampler):
+    # planted scores: a few items score far higher than the rest, popularity follows them
+    torch.manual_seed(0)
+    n_items, k, draws = 50, 8, 40000
+    scores = torch.randn(n_items + 1) * 1.5  # [n_items + 1]
+    popularity = np.exp(scores.numpy().astype(np.float64)) * 5
+    popularity[0] = 0
+    loss = _sampler(n_items, sampler, k, popularity)
+    assert isinstance(loss, SampledSoftmax)
+    positive = 7
+    truth = torch.exp(scores[1:]).sum()  # partition function over every real item
+    negatives = torch.stack([loss.draw(torch.device("cpu")) for _ in range(draws)])  # [D, K]
+    pos = torch.full((draws,), float(scores[positive]))
+    logits = torch.stack(
+        [loss.logits(pos[:1], scores[n][None], torch.tensor([positive]), n)[0] for n in negatives]
+    )  # [D, 1 + K]
+    estimate = torch.exp(logits).sum(dim=1).mean()
+    assert abs(float(estimate / truth) - 1) < 0.03
+    if sampler == "popularity":  # without the correction the sample is far off
+        raw = torch.exp(scores[negatives]).masked_fill(negatives == positive, 0).sum(1)
+        uncorrected = (torch.exp(scores[positive]) + raw).mean()
+        assert abs(float(uncorrected / truth) - 1) > 0.5
+
+
+def test_sampled_softmax_with_the_whole_catalogue_once_is_the_full_softmax():
+    # hand-computed case: q uniform and K = n draws; E[count] = 1 for each item, so with a
+    # sample holding every item once the corrected logits are the full logits exactly
+    n_items = 6
+    loss = _sampler(n_items, "uniform", n_items, np.ones(n_items + 1))
+    scores = torch.tensor([0.0, 1.0, -2.0, 0.5, 3.0, 0.0, 1.5])
+    negatives = torch.arange(1, n_items + 1)
+    logits = loss.logits(scores[[4]], scores[negatives][None], torch.tensor([4]), negatives)
+    sampled = F.cross_entropy(logits, torch.tensor([0]))
+    full = F.cross_entropy(scores[1:][None], torch.tensor([3]))
+    torch.testing.assert_close(sampled, full)
