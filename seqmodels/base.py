@@ -78,6 +78,7 @@ class SequenceModel(Recommender):
     """Base of the deep models. Subclasses implement `build_encoder(n_items, seq_len)`."""
 
     Params = TrainParams
+    uses_seq_len = True
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.
     epoch_hooks: tuple = ()

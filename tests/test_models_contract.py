@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import synthetic_world
 
-from benchmark.registry import create_model, get_model_class, list_models
+from benchmark.models import create_model, get_model_class, list_models
 from protocols.evaluate import rank_targets
 from protocols.metrics import summarise
 from protocols.negatives import draw_candidates
