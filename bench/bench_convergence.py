@@ -17,8 +17,8 @@ import logging
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
-from benchmark.pipeline import device_label, make_fit_data, prepare
 from benchmark.models import create_model
+from benchmark.pipeline import device_label, make_fit_data, prepare
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
 

@@ -20,8 +20,8 @@ from tabulate import tabulate
 
 from benchmark.config import RunConfig
 from benchmark.datasets import load_raw
-from benchmark.pipeline import device_label, make_fit_data
 from benchmark.models import create_model
+from benchmark.pipeline import device_label, make_fit_data
 from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
 from protocols.negatives import draw_candidates

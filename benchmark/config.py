@@ -204,18 +204,6 @@ def field_type(section: str, name: str) -> Any:
     return typing.get_type_hints(SECTIONS[section])[name]
 
 
-def build_config(model: str = "pop", params: dict | None = None, **options: Any) -> RunConfig:
-    """The Python API's entry: `build_config("gru", {"epochs": 5}, dataset="ml-100k", seed=1)`.
-
-    Parameters are checked and resolved against the model (defaults included); options are the
-    command line's, with underscores; values may be typed or strings as on the command line.
-    """
-    from benchmark.models import model_config  # imports the models: not needed to read records
-
-    config = RunConfig(model=model_config(model, params or {})).replace(**options)
-    return config.validate()
-
-
 def read_value(value: Any, kind: Any, what: str) -> Any:
     """A typed value as is; a string (command line, `--param`) read as the field's type: bool,
     int, float, str, a tuple such as `tuple[int, ...]` written `1,2,4`, or an Optional of one."""

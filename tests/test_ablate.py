@@ -112,6 +112,7 @@ def test_alpha_grid_fits_each_model_once_and_alpha_zero_is_the_plain_run(tmp_pat
     assert _fits(plugin) == ["8", "8"]
 
 
+@pytest.mark.slow
 def test_killed_ablation_resumes_with_only_the_missing_points(tmp_path, plugin):
     out = tmp_path / "abl"
     argv = [
@@ -134,6 +135,7 @@ def test_killed_ablation_resumes_with_only_the_missing_points(tmp_path, plugin):
     assert (out / "ablation.png").exists()
 
 
+@pytest.mark.slow
 def test_parallel_processes_give_the_same_records_as_one_process(tmp_path):
     common = ["--param", "emb_dim", "--values", "8,16", "--models", "mlp", "--epochs", "1"]
     assert ablate.main(_argv(tmp_path / "one", *common)) == 0
@@ -147,6 +149,7 @@ def test_parallel_processes_give_the_same_records_as_one_process(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_ray_executor_runs_a_tiny_grid(tmp_path):
     pytest.importorskip("ray")
     argv = _argv(tmp_path / "ray", "--param", "alpha", "--values", "0,1", "--models", "pop")
@@ -154,6 +157,7 @@ def test_ray_executor_runs_a_tiny_grid(tmp_path):
     assert len(records.read_records(tmp_path / "ray")) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [

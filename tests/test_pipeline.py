@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark import records, report, run
-from benchmark.config import build_config
+from benchmark.api import build_config, run_configs
 from benchmark.pipeline import prepare
 from protocols import registry
 
@@ -320,7 +320,7 @@ def test_experiment_file_expands_and_the_command_line_overrides(tmp_path):
 def test_python_api_builds_runs_and_reads_records(tmp_path):
     config = build_config("itemknn", {"neighbours": 5}, dataset=SYNTH, seq_len=8, num_negatives=50)
     assert config.model.changed == ("neighbours",) and config.protocol.seq_len == 8
-    (record,) = run.run_configs([config.replace(device="cpu")], str(tmp_path / "api"))
+    (record,) = run_configs([config.replace(device="cpu")], str(tmp_path / "api"))
     assert record.metric("full", "test", "HR@10") == records.read_records(tmp_path / "api")[
         0
     ].metric("full", "test", "HR@10")
