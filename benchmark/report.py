@@ -232,7 +232,8 @@ def _extra_tables(datasets: dict, caption: str, split: str, order) -> list[tuple
     if any(v is not None for vs in gaps.values() for v in vs):
         groups = tuple((name if multi else "", gap_cols) for name in datasets)
         text = (f"{caption} Sampled metrics, their Krichene-Rendle estimate of the full-ranking "
-                "value, and the true full-ranking value (means over seeds).")  # fmt: skip
+                "value, and the true full-ranking value (means over seeds)."
+                + _order_agreement(gaps, list(datasets)))  # fmt: skip
         rows = tuple((lab, tuple(gaps[lab])) for lab in labels)
         out.append(("sampled_vs_full", Table(text, groups, rows, ranked=False), None))
     if any(v is not None for vs in beyond.values() for v in vs):
@@ -244,6 +245,25 @@ def _extra_tables(datasets: dict, caption: str, split: str, order) -> list[tuple
         rows = tuple((lab, tuple(beyond[lab])) for lab in labels)
         out.append(("beyond_accuracy", Table(text, groups, rows, ranked=False), None))
     return out
+
+
+def _order_agreement(gaps: dict[str, list], names: list[str]) -> str:
+    """Kendall tau between the model orders by sampled / estimated and by full HR@10."""
+    from scipy.stats import kendalltau
+
+    per = len(GAP_METRICS) * 5
+    found = []
+    for i, name in enumerate(names):
+        rows = [cells[i * per : i * per + 3] for cells in gaps.values()]
+        rows = [r for r in rows if None not in r]
+        if len(rows) >= 3:
+            s, e, f = ([r[j].mean for r in rows] for j in range(3))
+            found.append(
+                f" {name + ': ' if len(names) > 1 else ''}model order by {GAP_METRICS[0]}: "
+                f"Kendall tau(sampled, full) = {kendalltau(s, f)[0]:.2f}, "
+                f"tau(estimated, full) = {kendalltau(e, f)[0]:.2f}."
+            )
+    return "".join(found)
 
 
 def _gap_cells(runs: list[RunRecord], split: str) -> list[Summary | None]:
