@@ -15,7 +15,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # 2 cores (the cap is in every record and table label); `make benchmark EPOCHS=` lifts it.
 EPOCHS ?= $(if $(HAS_GPU),,10)
 
-.PHONY: install benchmark ablation test lint clean
+.PHONY: install install-test benchmark ablation test test-fast lint clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test,plot]'
 	touch $@
 
+# The tests also need the ray extra, so the Ray executor's test runs (in CI too).
+install-test: $(VENV)/.installed-test
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[test,plot,ray]'
+	touch $@
+
 benchmark: install
 	$(BIN)/python -m benchmark.run --dataset $(DATASET) $(if $(MIN_RATING),--min-rating $(MIN_RATING),) \
 		--models $(MODELS) --seed $(SEED) --device $(DEVICE) --out $(OUT) \
@@ -44,8 +51,12 @@ ablation: install
 		$(if $(MIN_RATING),--min-rating $(MIN_RATING),) --models $(MODELS) --seed $(SEED) \
 		--device $(DEVICE) $(if $(EPOCHS),--epochs $(EPOCHS),)
 
-test: install
+test: install-test
 	$(BIN)/python -m pytest
+
+# Everything but the tests marked slow (subprocesses, process pools, Ray).
+test-fast: install-test
+	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -29,6 +29,8 @@ class ItemKNN(Recommender):
     and ties at the K-th neighbour keep the lower item index, so the matrix is deterministic.
     """
 
+    is_baseline = True
+
     @dataclasses.dataclass(frozen=True)
     class Params:
         neighbours: int = 100

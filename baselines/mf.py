@@ -22,6 +22,8 @@ from protocols.types import FitData, UserBatch
 class _ImplicitMF(Recommender):
     """Shared fit: build the implicit model, train on the binary training matrix, keep factors."""
 
+    is_baseline = True
+
     def fit(self, data: FitData) -> _ImplicitMF:
         import threadpoolctl  # a dependency of implicit
 

@@ -35,6 +35,8 @@ class PersonalTopK(Recommender):
     with a genre (an empty history included) also gets plain P(i).
     """
 
+    is_baseline = True
+
     @dataclasses.dataclass(frozen=True)
     class Params:
         blend: float = 0.3

@@ -15,6 +15,8 @@ from protocols.types import FitData, UserBatch
 class Popularity(Recommender):
     """Scores item i by pop(i), the same for every user (the history only filters candidates)."""
 
+    is_baseline = True
+
     Params = NoParams
 
     def fit(self, data: FitData) -> Popularity:

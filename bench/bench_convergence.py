@@ -17,14 +17,15 @@ import logging
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
+from benchmark.models import create_model
 from benchmark.pipeline import device_label, make_fit_data, prepare
-from benchmark.registry import create_model
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
 
 
 def measure(name: str, config: RunConfig, full_target: float, sampled_target: float) -> list:
-    data, split, _, negatives = prepare(config)
+    prepared = prepare(config)
+    data, split, negatives = prepared.data, prepared.split, prepared.negatives
     fit = make_fit_data(config, data, split)
     model = create_model(name)
     state = {"seconds": 0.0, "reached": None}
@@ -32,7 +33,12 @@ def measure(name: str, config: RunConfig, full_target: float, sampled_target: fl
     def on_epoch(model, entry):
         state["seconds"] += entry["train_seconds"] + entry["valid_seconds"]
         ranks = rank_targets(
-            model, split.test, data.n_items, config.seq_len, negatives, device=config.device
+            model,
+            split.test,
+            data.n_items,
+            config.protocol.seq_len,
+            negatives,
+            device=config.device,
         )
         full, sampled = ndcg(ranks.full, 10).mean(), ndcg(ranks.sampled, 10).mean()
         if state["reached"] is None and full >= full_target and sampled >= sampled_target:
@@ -69,7 +75,7 @@ def main() -> None:
     parser.add_argument("--sampled-ndcg", type=float, default=0.379)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    config = RunConfig(dataset=args.dataset, device=args.device).validate()
+    config = RunConfig().replace(dataset=args.dataset, device=args.device).validate()
     rows = [measure(m, config, args.full_ndcg, args.sampled_ndcg) for m in args.models.split(",")]
     device = device_label(args.device)
     print(

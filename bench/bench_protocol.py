@@ -20,8 +20,8 @@ from tabulate import tabulate
 
 from benchmark.config import RunConfig
 from benchmark.datasets import load_raw
+from benchmark.models import create_model
 from benchmark.pipeline import device_label, make_fit_data
-from benchmark.registry import create_model
 from protocols.data import to_implicit
 from protocols.evaluate import rank_targets
 from protocols.negatives import draw_candidates
@@ -76,7 +76,9 @@ def bench(label: str, spec: str, min_rating: float | None, seq_len: int, device:
         "100 popularity negatives",
         lambda: draw_candidates(data, split, 100, "popularity", 0),
     )
-    model = create_model("pop").fit(make_fit_data(RunConfig(seq_len=seq_len), data, split))
+    model = create_model("pop").fit(
+        make_fit_data(RunConfig().replace(seq_len=seq_len), data, split)
+    )
     timed(
         rows,
         label,

@@ -18,16 +18,16 @@ import time
 import torch
 from tabulate import tabulate
 
+from benchmark.cli import route_params
 from benchmark.config import RunConfig
-from benchmark.pipeline import device_label, load_split, make_fit_data
-from benchmark.registry import create_model
-from benchmark.run import model_params
+from benchmark.models import create_model, model_config
+from benchmark.pipeline import device_label, load_data, make_fit_data
 from protocols.evaluate import rank_targets
 
 
 def bench_model(name: str, data, split, seq_len: int, epochs: int, device: str, params: dict):
-    fit = make_fit_data(RunConfig(seq_len=seq_len, device=device), data, split)
-    model = create_model(name, epochs=epochs, patience=epochs, **params).fit(fit)
+    fit = make_fit_data(RunConfig().replace(seq_len=seq_len, device=device), data, split)
+    model = create_model(name, **{**params, "epochs": epochs, "patience": epochs}).fit(fit)
     history = model.training_["history"][1:] or model.training_["history"]
     train_seconds = statistics.median(h["train_seconds"] for h in history)
     sequences = model.training_["training_sequences"]
@@ -65,10 +65,13 @@ def main() -> None:
     parser.add_argument("--param", action="append", default=[], help="key=value for every model")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    config = RunConfig(dataset=args.dataset, min_rating=args.min_rating, seq_len=args.seq_len)
-    data, split, _ = load_split(config.data_key())
+    config = RunConfig().replace(
+        dataset=args.dataset, min_rating=args.min_rating, seq_len=args.seq_len
+    )
+    data, split, _ = load_data(config.data)
     models = args.models.split(",")
-    params = model_params(models, args.param)  # typed and checked like benchmark.run's
+    routed = route_params(models, args.param)  # typed and checked like benchmark.run's
+    params = {m: model_config(m, routed[m]).params for m in models}
     rows = [
         bench_model(m, data, split, args.seq_len, args.epochs, args.device, dict(params[m]))
         for m in models

@@ -12,17 +12,27 @@ once per seed: it trains nothing per value.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import re
 import sys
 from pathlib import Path
 
 from benchmark import records
+from benchmark.cli import (
+    OneLineParser,
+    add_run_options,
+    as_list,
+    configs_from_values,
+    early_options,
+    guarded,
+    merged,
+    setup_logging,
+)
 from benchmark.config import RunConfig
-from benchmark.registry import get_model_class, list_models, model_param_fields
-from benchmark.report import mean_std, render
-from benchmark.run import OneLineParser, add_run_options, configs_from_args, execute, guarded
+from benchmark.executors import execute
+from benchmark.records import RunRecord
+from benchmark.render import Table, render
+from benchmark.report import summary
 from protocols.errors import InputError
 
 log = logging.getLogger("benchmark.ablate")
@@ -50,35 +60,38 @@ FIGURE_METRICS = ("HR@10", "NDCG@10", "coverage@10")
 
 def applies(param: str, model: str) -> bool:
     """Whether `param` changes what `model` does."""
+    from benchmark.models import get_model_class
+
     if param == "alpha":
         return True  # a penalty on the scores: every model
     if param == "seq_len":
-        from seqmodels.base import SequenceModel
-
-        return issubclass(get_model_class(model), SequenceModel)
+        return get_model_class(model).uses_seq_len
     return model_field(param, model) is not None
 
 
 def model_field(param: str, model: str) -> str | None:
+    from benchmark.models import model_param_fields
+
     fields = model_param_fields(model)
     return next((f for f in MODEL_FIELDS.get(param, ()) if f in fields), None)
 
 
-def grid_configs(param: str, values: list, bases: list[RunConfig], seeds: list[int]):
-    """One RunConfig per (model, value, seed)."""
+def grid_configs(param: str, values: list, bases: list[RunConfig]) -> list[RunConfig]:
+    """One RunConfig per (model, value, seed): the bases already hold one config per seed."""
+    from benchmark.models import model_config
+
     configs = []
     for base in bases:
-        field = model_field(param, base.model)
+        field = model_field(param, base.model.name)
         for value in values:
-            for seed in seeds:
-                if param in ("seq_len", "alpha"):
-                    config = dataclasses.replace(base, **{param: value}, seed=seed)
-                else:
-                    params = {**dict(base.params), field: value}
-                    config = dataclasses.replace(
-                        base, params=tuple(sorted(params.items())), seed=seed
-                    )
-                configs.append(config.validate())
+            if param in ("seq_len", "alpha"):
+                config = base.replace(**{param: value})
+            else:
+                given = {k: v for k, v in base.model.params if k in base.model.changed}
+                model = model_config(base.model.name, {**given, field: value})
+                config = RunConfig(base.data, base.protocol, model, base.seed, base.device,
+                                   base.eval_batch_size)  # fmt: skip
+            configs.append(config.validate())
     return configs
 
 
@@ -97,107 +110,100 @@ def parse_values(param: str, text: str | None) -> list:
     return values
 
 
-def parse_seeds(text: str | None, default: int) -> list[int]:
-    if not text:
-        return [default]
-    try:
-        return sorted({int(s) for s in text.split(",") if s.strip()})
-    except ValueError:
-        raise InputError(f"--seeds expects comma-separated integers, got {text!r}") from None
-
-
-def default_out(args: argparse.Namespace) -> Path:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(args.dataset.split(":", 1)[-1]).stem)
-    if args.dataset.startswith("synthetic"):
+def default_out(values: dict, ablated: str) -> Path:
+    dataset = str(values.get("dataset", RunConfig().data.dataset))
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(dataset.split(":", 1)[-1]).stem)
+    if dataset.startswith("synthetic"):
         name = "synthetic"
-    if args.min_rating is not None:
-        name += f"-r{args.min_rating:g}"
-    return Path("results") / "ablations" / name / args.ablated
+    if values.get("min_rating") is not None:
+        name += f"-r{float(values['min_rating']):g}"
+    return Path("results") / "ablations" / name / ablated
 
 
-def point_value(record: dict, param: str):
+def point_value(record: RunRecord, param: str):
     if param in ("seq_len", "alpha"):
-        return record["config"][param]
-    field = model_field(param, record["model"])
-    return record["params"][field]
+        return getattr(record.config.protocol, param)
+    return record.params[model_field(param, record.model)]
 
 
-def summary_rows(recs: list[dict], param: str, columns: tuple[str, ...]):
-    """[(model, value, [(mean, std, n) per column])] on the test set, by model then value."""
-    groups: dict[tuple, list[dict]] = {}
+def summary_rows(recs: list[RunRecord], param: str, columns: tuple[str, ...], split: str = "test"):
+    """[(model, value, [Summary per column])] on one split, by model then value."""
+    groups: dict[tuple, list[RunRecord]] = {}
     for r in recs:
-        groups.setdefault((r["model"], point_value(r, param)), []).append(r)
+        groups.setdefault((r.model, point_value(r, param)), []).append(r)
     return [
-        (model, value, [mean_std(runs, column, "test") for column in columns])
+        (model, value, [summary(runs, column, split) for column in columns])
         for (model, value), runs in sorted(groups.items())
     ]
 
 
-def describe(recs: list[dict], param: str) -> str:
+def describe(recs: list[RunRecord], param: str) -> str:
     """`ml-1m (ratings >= 4); fixed: epochs=5 (cnn, gru)`: the data and the non-default settings."""
     first = recs[0]
-    text = first["dataset"]["name"]
-    if first["config"].get("min_rating") is not None:
-        text += f" (ratings >= {first['config']['min_rating']:g})"
+    text = first.dataset["name"]
+    if first.config.data.min_rating is not None:
+        text += f" (ratings >= {first.config.data.min_rating:g})"
     fixed: dict[str, set[str]] = {}
     for r in recs:
-        for key, value in (r["config"].get("params") or {}).items():
-            if key != model_field(param, r["model"]):
-                fixed.setdefault(f"{key}={value}", set()).add(r["model"])
+        params = dict(r.config.model.params)
+        for key in r.config.model.changed:
+            if key != model_field(param, r.model):
+                fixed.setdefault(f"{key}={params[key]}", set()).add(r.model)
     if fixed:
         text += "; fixed: " + ", ".join(f"{k} ({', '.join(sorted(m))})" for k, m in fixed.items())
     return text
 
 
-def alpha_trade_off(rows, tolerance: float = 0.01):
-    """Per model: the largest α whose full HR@10 is within `tolerance` of α = 0, and what
-    coverage@10 and long-tail share@10 it reaches there (rows from TABLE_COLUMNS)."""
+def alpha_trade_off(valid_rows, test_rows, tolerance: float = 0.01):
+    """Per model: the largest α whose full HR@10 on the VALIDATION split is within `tolerance`
+    of α = 0 there, and the test HR@10, coverage@10 and long-tail share@10 at α = 0 and at
+    that α (rows of `summary_rows` over TABLE_COLUMNS)."""
     hr, cov, tail = (
         TABLE_COLUMNS.index(f"full:{m}") for m in ("HR@10", "coverage@10", "long_tail@10")
     )
+    test = {(m, v): cells for m, v, cells in test_rows}
     out = []
-    for model in sorted({m for m, _, _ in rows}):
-        points = {v: cells for m, v, cells in rows if m == model}
-        if 0 not in points or points[0][hr] is None:
+    for model in sorted({m for m, _, _ in valid_rows}):
+        points = {v: cells for m, v, cells in valid_rows if m == model}
+        if 0 not in points or points[0][hr] is None or (model, 0) not in test:
             continue
-        base = points[0]
-        kept = [v for v, c in points.items() if c[hr] and c[hr][0] >= base[hr][0] - tolerance]
-        best = max(kept)
-        chosen = points[best]
-        out.append(
-            (
-                f"{model}: alpha={best:g}",
-                [base[hr], chosen[hr], base[cov], chosen[cov], base[tail], chosen[tail]],
-            )
-        )
+        floor = points[0][hr].mean - tolerance
+        best = max(v for v, c in points.items() if c[hr] and c[hr].mean >= floor)
+        base, chosen = test[(model, 0)], test[(model, best)]
+        cells = (base[hr], chosen[hr], base[cov], chosen[cov], base[tail], chosen[tail])
+        out.append((f"{model}: alpha={best:g}", cells))
     return out
 
 
-def write_outputs(out: Path, param: str, recs: list[dict]) -> str:
+def write_outputs(out: Path, param: str, recs: list[RunRecord]) -> str:
     """Table files and figure of the ablation; returns the Markdown table."""
     rows = summary_rows(recs, param, TABLE_COLUMNS)
-    n_seeds = len({r["config"]["seed"] for r in recs})
-    first = recs[0]
+    n_seeds = len({r.seed for r in recs})
+    c = recs[0].config
     caption = (
-        f"Ablation of {param} on {describe(recs, param)}; {first['config']['split']} split, "
-        f"test set; full = all unseen items, sampled = {first['config']['num_negatives']} "
-        f"{first['config']['negative_sampler']} negatives, estimated_full = Krichene-Rendle "
+        f"Ablation of {param} on {describe(recs, param)}; {c.data.split} split, "
+        f"test set; full = all unseen items, sampled = {c.protocol.num_negatives} "
+        f"{c.protocol.negative_sampler} negatives, estimated_full = Krichene-Rendle "
         f"estimate from the sampled ranks; "
-        + (f"mean ± std over {n_seeds} seeds." if n_seeds > 1 else "one seed.")
+        + (f"mean ± sample std over {n_seeds} seeds." if n_seeds > 1 else "one seed.")
     )
-    labelled = [(f"{model}, {param}={value:g}", cells) for model, value, cells in rows]
-    rendered = render(labelled, TABLE_COLUMNS, caption, bold=False)
+    labelled = tuple((f"{model}, {param}={value:g}", tuple(cells)) for model, value, cells in rows)
+    rendered = render(Table(caption, (("", TABLE_COLUMNS),), labelled, ranked=False))
     if param == "alpha":
         columns = tuple(
             f"{m} {a}" for m in ("full:HR@10", "full:coverage@10", "full:long_tail@10")
             for a in ("alpha=0", "there")
         )  # fmt: skip
+        valid = summary_rows(recs, param, TABLE_COLUMNS, "valid")
         trade = render(
-            alpha_trade_off(rows),
-            columns,
-            "Largest alpha whose full-ranking HR@10 stays within 0.01 (one point) of alpha = 0, "
-            "and the coverage@10 and long-tail share@10 it reaches.",
-            bold=False,
+            Table(
+                "Largest alpha whose full-ranking HR@10 on the validation split stays within "
+                "0.01 (one point) of alpha = 0; test-set HR@10, coverage@10 and long-tail "
+                "share@10 at alpha = 0 and at that alpha.",
+                (("", columns),),
+                tuple(alpha_trade_off(valid, rows)),
+                ranked=False,
+            )
         )
         rendered = {fmt: rendered[fmt] + "\n" + trade[fmt] for fmt in rendered}
     for fmt, text in rendered.items():
@@ -206,7 +212,7 @@ def write_outputs(out: Path, param: str, recs: list[dict]) -> str:
     return rendered["md"]
 
 
-def figure(out: Path, param: str, recs: list[dict]) -> None:
+def figure(out: Path, param: str, recs: list[RunRecord]) -> None:
     """HR@10, NDCG@10 and coverage@10 (full ranking) against the parameter, one line per model."""
     try:
         import matplotlib
@@ -223,8 +229,8 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
         points = [(v, cells) for m, v, cells in rows if m == model]
         xs = [v for v, _ in points]
         for ax, c in zip(axes, range(len(columns)), strict=True):
-            ys = [cells[c][0] if cells[c] else float("nan") for _, cells in points]
-            errs = [cells[c][1] if cells[c] else 0.0 for _, cells in points]
+            ys = [cells[c].mean if cells[c] else float("nan") for _, cells in points]
+            errs = [(cells[c].std or 0.0) if cells[c] else 0.0 for _, cells in points]
             ax.errorbar(xs, ys, yerr=errs, marker="o", ms=4, capsize=3, label=model)
     for ax, metric in zip(axes, FIGURE_METRICS, strict=True):
         ax.set_xlabel(param)
@@ -236,7 +242,7 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center right", fontsize=8, frameon=False)
-    n_seeds = len({r["config"]["seed"] for r in recs})
+    n_seeds = len({r.seed for r in recs})
     fig.suptitle(
         f"{param} ablation: {describe(recs, param)}"
         + (f"; mean ± std over {n_seeds} seeds" if n_seeds > 1 else ""),
@@ -249,6 +255,7 @@ def figure(out: Path, param: str, recs: list[dict]) -> None:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
+    early = early_options(argv)
     parser = OneLineParser(
         prog="python -m benchmark.ablate",
         description=__doc__,
@@ -261,33 +268,36 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="comma-separated names or all (default: the models the parameter applies to)",
     )
-    parser.add_argument("--seeds", default=None, help="comma-separated seeds (default: --seed)")
     add_run_options(parser, param_flag="--model-param")
-    parser.set_defaults(out=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    setup_logging(args.verbose)
+    values = merged(args)
     if args.ablated == "neg_ratio":  # negatives per positive only exist in the sampled loss
-        if args.loss not in (None, "bce"):
+        if values.get("loss") not in (None, "bce"):
             raise InputError("neg_ratio only changes the bce loss; drop --loss or use --loss bce")
-        if args.loss is None:
+        if values.get("loss") is None:
             log.info("neg_ratio ablation: training with --loss bce (ce uses no sampled negatives)")
-            args.loss = "bce"
-    values = parse_values(args.ablated, args.values)
-    seeds = parse_seeds(args.seeds, args.seed)
-    if args.models in (None, "all"):
-        args.models = ",".join(m for m in list_models() if applies(args.ablated, m))
-    bases = configs_from_args(args)
+            values["param_pairs"].append("loss=bce")
+    grid = parse_values(args.ablated, args.values)
+    if values.get("models", "all") == "all":
+        from benchmark.models import list_models
+
+        values["models"] = [m for m in list_models() if applies(args.ablated, m)]
+    bases = configs_from_values(values)
     for base in bases:
-        if not applies(args.ablated, base.model):
-            raise InputError(f"--param {args.ablated} does not change model {base.model!r}")
-    configs = grid_configs(args.ablated, values, bases, seeds)
-    out = Path(args.out) if args.out else default_out(args)
+        if not applies(args.ablated, base.model.name):
+            raise InputError(f"--param {args.ablated} does not change model {base.model.name!r}")
+    configs = grid_configs(args.ablated, grid, bases)
+    out = Path(values["out"]) if values.get("out") else default_out(values, args.ablated)
+    plugins = ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
     recs = execute(
-        configs, str(out), args.force, args.executor, args.jobs, args.ray_address, args.plugins
+        configs,
+        str(out),
+        bool(values.get("force", False)),
+        values.get("executor", "local"),
+        int(values.get("jobs", 1)),
+        args.ray_address,
+        plugins,
     )
     print(write_outputs(out, args.ablated, recs))
     print(f"records in {out / 'runs'}; table and figure in {out}")

@@ -1,8 +1,8 @@
 """Error analysis: full-ranking HR@10 and NDCG@10 by target popularity and by history length.
 
 Read entirely from the records' per-user ranks (targets, history lengths and the training
-popularity are saved beside each record). Each target counts on its own: HR@10 = rank < 10,
-NDCG@10 = 1 / log2(rank + 2) below 10 (the usual metrics when there is one target per user).
+popularity are saved beside each record). Each target counts on its own, as if it were the one
+target of its user: HR@10 and NDCG@10 of `protocols.metrics` on [targets, 1] ranks.
 """
 
 from __future__ import annotations
@@ -12,25 +12,29 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import records
+from benchmark.records import RunRecord
+from benchmark.render import Summary, Table
+from protocols import metrics
+from protocols.errors import InputError
 from protocols.popularity import popularity_bands, short_head
 
 K = 10
 N_BANDS = 5
 
 
-def _per_target(out_dir: Path, runs: list[dict], split: str):
+def _per_target(runs: list[RunRecord], split: str):
     """Concatenated over the seeds' runs: (hit, ndcg, target band, head flag, history length)."""
     parts = []
     for r in runs:
-        ranks = records.read_ranks(records.record_path(out_dir, r["run_id"]))
+        ranks = r.ranks()
         rank, targets = ranks[f"full.{split}"], ranks[f"targets.{split}"]
         pop = ranks["item_popularity"]
         lengths = np.repeat(ranks[f"history_lengths.{split}"], rank.shape[1])
-        rank, targets = rank.ravel(), targets.ravel()
+        rank, targets = rank.reshape(-1, 1), targets.ravel()  # [targets, 1]: one per row
         parts.append(
             (
-                (rank < K).astype(float),
-                np.where(rank < K, 1.0 / np.log2(rank + 2.0), 0.0),
+                metrics.hit_rate(rank, K),
+                metrics.ndcg(rank, K),
                 popularity_bands(pop, N_BANDS)[targets],
                 short_head(pop)[targets],
                 lengths,
@@ -48,9 +52,9 @@ def _length_bin(lo: int, hi: int, last: bool):
     return lambda d: (d[4] >= lo) & ((d[4] <= hi) if last else (d[4] < hi))
 
 
-def analyse(out_dir: Path, labelled_runs: dict[str, list[dict]], split: str = "test"):
-    """{"popularity": (columns, rows), "history": (columns, rows)} for `report.render`."""
-    data = {label: _per_target(out_dir, runs, split) for label, runs in labelled_runs.items()}
+def analyse(labelled_runs: dict[str, list[RunRecord]], split: str = "test"):
+    """{"popularity": (columns, rows), "history": (columns, rows)}: rows of Summary cells."""
+    data = {label: _per_target(runs, split) for label, runs in labelled_runs.items()}
     first = next(iter(data.values()))
     edges = length_edges(first[4])
     pop_buckets = [("head", lambda d: d[3]), ("tail", lambda d: ~d[3])] + [
@@ -74,10 +78,35 @@ def analyse(out_dir: Path, labelled_runs: dict[str, list[dict]], split: str = "t
             for m in (0, 1):
                 for _, select in buckets:
                     mask = select(d)
-                    values.append((float(d[m][mask].mean()), 0.0, 1) if mask.any() else None)
-            rows.append((label, values))
+                    n = int(mask.sum())
+                    values.append(Summary(float(d[m][mask].mean()), None, n) if n else None)
+            rows.append((label, tuple(values)))
         out[name] = (columns, rows)
     return out
+
+
+NOTES = {
+    "popularity": " HR@10 and NDCG@10 (full ranking) by target popularity: head = short head "
+    "(most popular items making up 20% of training interactions), tail = the rest; Q1-Q5 = items "
+    "in order of popularity, each band holding 20% of training interactions.",
+    "history": " HR@10 and NDCG@10 (full ranking) by the length of the user's input history "
+    "(quintiles of users).",
+}
+
+
+def analysis_tables(labelled_runs, split: str, caption: str, dataset: str, stem: Path):
+    """[(name, Table)] of one data set's runs; draws the figure at `stem` (.png, .pdf)."""
+    try:
+        tables = analyse(labelled_runs, split)
+    except (FileNotFoundError, KeyError):
+        raise InputError(
+            "records without targets in their ranks (written before schema 2); re-run with --force"
+        ) from None
+    analysis_figure(stem, tables, f"{dataset}, {split} set: full-ranking accuracy by segment")
+    return [
+        (name, Table(caption + NOTES[name], (("", columns),), tuple(rows), ranked=False))
+        for name, (columns, rows) in tables.items()
+    ]
 
 
 def analysis_figure(path_stem: Path, tables: dict, title: str) -> bool:
@@ -101,7 +130,7 @@ def analysis_figure(path_stem: Path, tables: dict, title: str) -> bool:
             for c in columns[start:n]
         ]
         for label, values in rows:
-            ys = [v[0] if v else np.nan for v in values[start:n]]
+            ys = [v.mean if v else np.nan for v in values[start:n]]
             ax.plot(range(len(ys)), ys, marker="o", ms=4, label=label)
         ax.set_xticks(range(len(names)), names, fontsize=7)
         ax.set_xlabel(xlabel)

@@ -1,4 +1,9 @@
-"""The run configuration: one frozen dataclass; command-line flags map one-to-one onto its fields."""
+"""The run configuration: frozen dataclasses for the data, the protocol and the model, nested in
+`RunConfig`. Each option is declared once, as a field with its help text; the command-line flags
+(`benchmark.cli`) and experiment files are generated from these fields.
+
+Light on purpose (no torch, no model): `benchmark.report` reads records through it.
+"""
 
 from __future__ import annotations
 
@@ -6,118 +11,222 @@ import dataclasses
 import hashlib
 import json
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from protocols.errors import InputError
-from protocols.negatives import SAMPLERS
+
+
+def option(default: Any, help: str, choices: tuple | None = None, cli: bool = True) -> Any:
+    """A configuration field; `help` becomes the flag's help, `cli=False` keeps it off the
+    command line (still in the record and the run id)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "cli": cli})
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What decides the interactions and the split."""
+
+    dataset: str = option(
+        "ml-1m",
+        "ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small, csv:PATH or "
+        "synthetic[:n_users=..,n_items=..]",
+    )
+    sep: str | None = option(None, "separator of a csv: file (default ',')")
+    columns: str | None = option(
+        None,
+        "csv: columns in order (user,item,rating,timestamp) or header renames "
+        "(user=UserID,item=MovieID,timestamp=ts)",
+    )
+    min_rating: float | None = option(None, "keep only ratings >= R (default: every rating)")
+    min_user_interactions: int = option(0, "k-core: users need at least this many events")
+    min_item_interactions: int = option(0, "k-core: items need at least this many events")
+    split: str = option("loo", "leave-one-out or global temporal", choices=("loo", "temporal"))
+    temporal_quantile: float = option(0.8, "temporal split cut-off, as a quantile of timestamps")
+    targets_per_user: int = option(1, "held-out items per user in valid and in test")
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """How the held-out items are ranked and scored."""
+
+    seq_len: int = option(50, "input sequence length seen by the models")
+    num_negatives: int = option(100, "sampled protocol: negatives per user")
+    negative_sampler: str = option("uniform", "sampled protocol: uniform or popularity")
+    ks: tuple[int, ...] = option((5, 10, 20), "metric cut-offs")
+    alpha: float = option(
+        0.0,
+        "popularity penalty: rank by per-user standardised score - alpha * standardised "
+        "log(1 + training popularity) (0: none)",
+    )
+    ties: str = option("pessimistic", "ties count against the target", cli=False)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model with every parameter resolved (defaults included) and its code fingerprint."""
+
+    name: str = "pop"
+    params: tuple[tuple[str, Any], ...] = ()  # every Params field, sorted by name
+    changed: tuple[str, ...] = ()  # the parameters that differ from the model's defaults
+    code: str = ""  # package version + hash of the model's module sources (benchmark.models)
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that decides a run's numbers: data, protocol, model and seed."""
+    """Everything that decides a run's numbers, plus where it runs (not in the run id)."""
 
-    dataset: str = "ml-1m"  # a registered name, csv:PATH or synthetic[:key=value,...]
-    sep: str | None = None  # separator of a csv: file (default ",")
-    columns: str | None = None  # csv: column names in order, or FIELD=COLUMN renames
-    min_rating: float | None = None  # keep ratings >= this (default: every rating is a watch)
-    min_user_interactions: int = 0  # k-core: users need at least this many events
-    min_item_interactions: int = 0  # k-core: items need at least this many events
-    split: str = "loo"  # loo (leave-one-out) or temporal
-    temporal_quantile: float = 0.8  # temporal split cut-off, as a quantile of all timestamps
-    targets_per_user: int = 1  # held-out items per user in each of valid and test
-    seq_len: int = 50  # input sequence length seen by the models
-    num_negatives: int = 100  # sampled protocol: negatives per target
-    negative_sampler: str = "uniform"  # uniform or popularity
-    ks: tuple[int, ...] = (5, 10, 20)  # metric cut-offs
-    alpha: float = 0.0  # popularity penalty applied to the scores before ranking (0 = none)
-    seed: int = 0
-    model: str = "pop"
-    params: tuple[tuple[str, typing.Any], ...] = ()  # model hyper-parameters, sorted by name
-    device: str = "cpu"  # a concrete device (the command line resolves "auto")
-    eval_batch_size: int = 512
+    data: DataConfig = DataConfig()
+    protocol: ProtocolConfig = ProtocolConfig()
+    model: ModelConfig = ModelConfig()
+    seed: int = option(0, "seed of the sampled candidates and of training")
+    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto: cuda if present)")
+    eval_batch_size: int = option(512, "users per scoring batch")
 
     def validate(self) -> RunConfig:
-        if self.seq_len < 1:
-            raise InputError(f"--seq-len must be >= 1, got {self.seq_len}")
-        if self.num_negatives < 1:
-            raise InputError(f"--num-negatives must be >= 1, got {self.num_negatives}")
-        if not self.ks or min(self.ks) < 1:
-            raise InputError(f"--ks must be positive integers, got {self.ks}")
-        if max(self.ks) > self.num_negatives + self.targets_per_user:
+        p, d = self.protocol, self.data
+        if p.seq_len < 1:
+            raise InputError(f"--seq-len must be >= 1, got {p.seq_len}")
+        if p.num_negatives < 1:
+            raise InputError(f"--num-negatives must be >= 1, got {p.num_negatives}")
+        if not p.ks or min(p.ks) < 1:
+            raise InputError(f"--ks must be positive integers, got {p.ks}")
+        if max(p.ks) > p.num_negatives + d.targets_per_user:
             raise InputError(
-                f"K = {max(self.ks)} is larger than the sampled candidate list "
-                f"({self.num_negatives} negatives + {self.targets_per_user} target(s))"
+                f"K = {max(p.ks)} is larger than the sampled candidate list "
+                f"({p.num_negatives} negatives + {d.targets_per_user} target(s))"
             )
-        if self.negative_sampler not in SAMPLERS:
+        from protocols.negatives import SAMPLERS  # imports torch: only when building runs
+
+        if p.negative_sampler not in SAMPLERS:
             raise InputError(
-                f"unknown --negative-sampler {self.negative_sampler!r}; "
-                f"known: {', '.join(SAMPLERS)}"
+                f"unknown --negative-sampler {p.negative_sampler!r}; known: {', '.join(SAMPLERS)}"
             )
-        if not 0 <= self.alpha < float("inf"):
-            raise InputError(f"--alpha must be a finite number >= 0, got {self.alpha}")
+        if not 0 <= p.alpha < float("inf"):
+            raise InputError(f"--alpha must be a finite number >= 0, got {p.alpha}")
+        if d.split not in ("loo", "temporal"):
+            raise InputError(f"--split must be loo or temporal, got {d.split!r}")
+        if p.ties != "pessimistic":
+            raise InputError(f"the only tie rule is pessimistic, got {p.ties!r}")
         if self.eval_batch_size < 1:
             raise InputError("--eval-batch-size must be >= 1")
         return self
 
-    def data_key(self) -> tuple:
-        """The fields that decide the interactions and the split (a cache key)."""
-        return (
-            self.dataset,
-            self.sep,
-            self.columns,
-            self.min_rating,
-            self.min_user_interactions,
-            self.min_item_interactions,
-            self.split,
-            self.temporal_quantile,
-            self.targets_per_user,
+    def replace(self, **options: Any) -> RunConfig:
+        """A copy with flat options changed: `config.replace(alpha=0.5, seed=1)`."""
+        parts = split_options(options)
+        return dataclasses.replace(
+            self,
+            data=dataclasses.replace(self.data, **parts["data"]),
+            protocol=dataclasses.replace(self.protocol, **parts["protocol"]),
+            **parts["run"],
         )
 
     def trained_by(self) -> RunConfig:
         """The run whose fitted model this one scores: α only re-ranks, it never retrains."""
-        return dataclasses.replace(self, alpha=0.0)
+        return self.replace(alpha=0.0)
 
     def run_id(self) -> str:
-        """A short name for the record file: model plus a hash of every other field."""
-        blob = json.dumps(self.to_dict(exclude=("device",)), sort_keys=True, default=str)
-        return f"{self.model}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+        """Model name plus a hash of everything that decides the numbers (resolved parameters
+        and code fingerprint included; not the device or the scoring batch size)."""
+        blob = json.dumps(self.to_dict(identity=True), sort_keys=True, default=str)
+        return f"{self.model.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
-    def to_dict(self, exclude: tuple[str, ...] = ()) -> dict:
+    def to_dict(self, identity: bool = False) -> dict:
         out = dataclasses.asdict(self)
-        out["params"] = dict(self.params)
-        out["ks"] = list(self.ks)
-        return {k: v for k, v in out.items() if k not in exclude}
+        out["protocol"]["ks"] = list(self.protocol.ks)
+        out["model"]["params"] = dict(self.model.params)
+        out["model"]["changed"] = list(self.model.changed)
+        if identity:
+            del out["device"], out["eval_batch_size"]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunConfig:
+        """The inverse of `to_dict` (lists back to tuples); also reads schema-2 flat configs."""
+        if "data" not in d:  # schema 2: one flat dict, params = the ones given on the command line
+            given = d.get("params") or {}
+            model = ModelConfig(d["model"], _tuples(given), tuple(sorted(given)), "")
+            rest = {k: v for k, v in d.items() if k not in ("model", "params")}
+            return cls(model=model).replace(**{k: _tuple(v) for k, v in rest.items()})
+        m = d["model"]
+        model = ModelConfig(m["name"], _tuples(m["params"]), tuple(m["changed"]), m["code"])
+        return cls(
+            data=DataConfig(**d["data"]),
+            protocol=ProtocolConfig(**{k: _tuple(v) for k, v in d["protocol"].items()}),
+            model=model,
+            seed=d["seed"],
+            device=d["device"],
+            eval_batch_size=d["eval_batch_size"],
+        )
 
 
-def parse_params(
-    model: str,
-    pairs: list[str],
-    fields: dict[str, dataclasses.Field],
-    type_hints: dict[str, typing.Any],
-) -> tuple[tuple[str, typing.Any], ...]:
-    """`["hidden=64", "dropout=0.2"]` -> (("dropout", 0.2), ("hidden", 64)), checked and typed."""
-    parsed = {}
-    for pair in pairs:
-        key, eq, text = pair.partition("=")
-        if not eq:
-            raise InputError(f"--param expects key=value, got {pair!r}")
-        if key not in fields:
-            known = ", ".join(fields) or "none"
-            raise InputError(f"model {model!r} has no parameter {key!r}; its parameters: {known}")
-        parsed[key] = _convert(text, type_hints.get(key, str), f"{model} parameter {key}")
-    return tuple(sorted(parsed.items()))
+def _tuple(value: Any) -> Any:
+    return tuple(_tuple(v) for v in value) if isinstance(value, list) else value
 
 
-def _convert(text: str, kind: typing.Any, what: str) -> typing.Any:
-    """Read a command-line value as the dataclass field's type (bool, int, float, str, a tuple
-    such as `tuple[int, ...]` written `1,2,4`, or an Optional of one of these)."""
+def _tuples(params: dict) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, _tuple(v)) for k, v in params.items()))
+
+
+SECTIONS: dict[str, type] = {"data": DataConfig, "protocol": ProtocolConfig, "run": RunConfig}
+
+
+def option_fields() -> dict[str, tuple[str, dataclasses.Field]]:
+    """{option name: (section, field)} for every flat option (data, protocol and run fields)."""
+    out = {}
+    for section, cls in SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            if f.metadata:  # the nested sections themselves carry no metadata
+                out[f.name] = (section, f)
+    return out
+
+
+def split_options(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Flat `{"min_rating": 4, "alpha": 0.5}` -> {"data": {...}, "protocol": {...}, "run": {...}}."""
+    known = option_fields()
+    parts: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    for name, value in options.items():
+        if name not in known:
+            raise InputError(f"unknown option {name!r}; known: {', '.join(sorted(known))}")
+        section, f = known[name]
+        parts[section][name] = read_value(value, field_type(section, name), f"--{flag(name)}")
+    if "ks" in parts["protocol"]:
+        parts["protocol"]["ks"] = tuple(sorted(set(parts["protocol"]["ks"])))
+    return parts
+
+
+def flag(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def field_type(section: str, name: str) -> Any:
+    return typing.get_type_hints(SECTIONS[section])[name]
+
+
+def read_value(value: Any, kind: Any, what: str) -> Any:
+    """A typed value as is; a string (command line, `--param`) read as the field's type: bool,
+    int, float, str, a tuple such as `tuple[int, ...]` written `1,2,4`, or an Optional of one."""
+    if isinstance(value, list):
+        value = tuple(value)
+    if not isinstance(value, str):
+        if isinstance(value, int) and not isinstance(value, bool) and float in _options(kind):
+            return float(value)
+        return value
+    return _convert(value, kind, what)
+
+
+def _options(kind: Any) -> list:
+    return [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
+
+
+def _convert(text: str, kind: Any, what: str) -> Any:
     if typing.get_origin(kind) is tuple:
         item = typing.get_args(kind)[0] if typing.get_args(kind) else str
         return tuple(_convert(part.strip(), item, what) for part in text.split(",") if part)
-    options = [k for k in typing.get_args(kind) if k is not type(None)] or [kind]
     if text.lower() == "none" and type(None) in typing.get_args(kind):
         return None
-    for k in options:
+    for k in _options(kind):
         try:
             return _read_bool(text) if k is bool else k(text)
         except (TypeError, ValueError):

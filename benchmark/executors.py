@@ -1,4 +1,5 @@
-"""Where runs execute: in this process, in N local processes, or as Ray tasks.
+"""Planning and execution: which runs are missing, grouped into units, run in this process, in
+N local processes, or as Ray tasks; then the records are written.
 
 The unit of work is one fitted model and every run that scores it (the α values of a
 popularity-penalty grid share one fit). Workers return records and ranks; only the calling
@@ -9,13 +10,20 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import io
+import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from benchmark import records
+from benchmark.cli import import_plugins
 from benchmark.config import RunConfig
+from benchmark.records import RunRecord
 from protocols.errors import InputError
+
+log = logging.getLogger("benchmark.executors")
 
 EXECUTORS = ("local", "ray")
 
@@ -55,17 +63,96 @@ def model_from_bytes(blob: bytes, device: str):
     return model
 
 
-def run_unit(unit: Unit, progress: bool = False, plugins: str = "") -> UnitResult:
-    """Fit (or load) the unit's model once, then evaluate each of its configurations."""
-    from benchmark.pipeline import evaluate_model, fit_model
-    from benchmark.run import import_plugins
+def execute(
+    configs: list[RunConfig],
+    out: str,
+    force: bool = False,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    plugins: str = "",
+) -> list[RunRecord]:
+    """Run each config whose record is missing (or all with force); return every record.
+
+    Runs that differ only in α share one fitted model; a model fitted earlier (saved beside its
+    record) is scored again rather than refitted, unless `force`.
+    """
+    done, todo = [], []
+    for config in configs:
+        path = records.record_path(out, config.run_id())
+        if path.exists() and not force:
+            log.info("%s: record exists (%s), skipped", config.model.name, path)
+            done.append(records.read_record(path))
+        else:
+            todo.append(config)
+    prepared = prepare_all(todo)  # bad input fails here, before any model runs
+    units = plan_units(todo, out, force)
+    progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
+    for result in run_units(units, executor, jobs, ray_address, plugins, progress, prepared):
+        base = result.unit.configs[0].trained_by()
+        if result.fitted_model is not None:
+            base_path = records.record_path(out, base.run_id())
+            records.write_model(records.model_path(base_path), result.fitted_model)
+        for config, (record, ranks) in zip(result.unit.configs, result.outputs, strict=True):
+            path = records.record_path(out, config.run_id())
+            records.write_record(path, record, ranks)
+            done.append(RunRecord.from_dict(record, path))
+            _log_result(done[-1])
+    return done
+
+
+def prepare_all(configs: list[RunConfig]) -> dict:
+    """One `Prepared` per data, negatives and seed; each data set loaded once."""
+    from benchmark.pipeline import load_data, prepare, prepared_key  # torch: only with work
+
+    loaded, prepared = {}, {}
+    for config in configs:
+        key = prepared_key(config)
+        if key not in prepared:
+            if config.data not in loaded:
+                loaded[config.data] = load_data(config.data)
+            prepared[key] = prepare(config, loaded[config.data])
+    return prepared
+
+
+def plan_units(todo: list[RunConfig], out: str, force: bool) -> list[Unit]:
+    """Group runs by the model they score; attach that model when it was saved earlier."""
+    groups: dict[str, list[RunConfig]] = {}
+    for config in todo:
+        groups.setdefault(config.trained_by().run_id(), []).append(config)
+    units = []
+    for base_id, members in groups.items():
+        saved = records.model_path(records.record_path(out, base_id))
+        blob = saved.read_bytes() if saved.exists() and not force else None
+        units.append(Unit(tuple(members), blob))
+    return units
+
+
+def _log_result(record: RunRecord) -> None:
+    alpha = record.config.protocol.alpha
+    log.info(
+        "%s%s: test HR@10 sampled %.4f full %.4f (fit %.1fs, eval %.1fs)",
+        record.model,
+        f" alpha={alpha:g}" if alpha else "",
+        record.metric("sampled", "test", "HR@10") or float("nan"),
+        record.metric("full", "test", "HR@10") or float("nan"),
+        record.timings["fit_seconds"],
+        record.timings["eval_seconds"],
+    )
+
+
+def run_unit(unit: Unit, progress: bool = False, plugins: str = "", prepared=None) -> UnitResult:
+    """Fit (or load) the unit's model once, then evaluate each of its configurations.
+    `prepared` is the units' `Prepared`; a worker process prepares its own (None)."""
+    from benchmark.pipeline import evaluate_model, fit_model, prepare
 
     import_plugins(plugins)  # a fresh worker process knows only the built-in models
     base = unit.configs[0].trained_by()
+    prepared = prepared or prepare(base)
     if unit.saved_model is not None:
         model, fit_seconds, fitted = model_from_bytes(unit.saved_model, base.device), 0.0, None
     else:
-        model, fit_seconds = fit_model(base)
+        model, fit_seconds = fit_model(base, prepared)
         fitted = model_to_bytes(model)
     outputs = []
     for config in unit.configs:
@@ -74,6 +161,7 @@ def run_unit(unit: Unit, progress: bool = False, plugins: str = "") -> UnitResul
             evaluate_model(
                 config,
                 model,
+                prepared,
                 fit_seconds if fitted_here else 0.0,
                 progress,
                 reused_from=None if fitted_here else base.run_id(),
@@ -89,8 +177,10 @@ def run_units(
     ray_address: str | None = None,
     plugins: str = "",
     progress: bool = False,
+    prepared: dict | None = None,
 ) -> Iterator[UnitResult]:
-    """Results in completion order (in order when run in this process)."""
+    """Results in completion order (in order when run in this process). `prepared` maps
+    `pipeline.prepared_key` to `Prepared` for in-process runs; workers prepare their own."""
     if executor not in EXECUTORS:
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if jobs < 1:
@@ -98,8 +188,11 @@ def run_units(
     if executor == "ray":
         yield from _ray(units, ray_address, plugins)
     elif jobs == 1 or len(units) <= 1:
+        from benchmark.pipeline import prepared_key
+
         for unit in units:
-            yield run_unit(unit, progress, plugins)
+            ready = (prepared or {}).get(prepared_key(unit.configs[0]))
+            yield run_unit(unit, progress, plugins, ready)
     else:
         yield from _processes(units, jobs, plugins)
 

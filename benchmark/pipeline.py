@@ -1,27 +1,27 @@
 """`run_one(config) -> (record, ranks)`: data -> split -> candidates -> fit -> score -> metrics.
 
-`fit_model` and `evaluate_model` are its two halves, so a fitted model can be evaluated again
-(a popularity penalty α re-ranks the scores of a model that is already trained).
+`prepare` computes what a configuration's data side decides once (`Prepared`); `fit_model` and
+`evaluate_model` take it, so a fitted model can be evaluated again (a popularity penalty α
+re-ranks the scores of a model that is already trained) and nothing is loaded twice.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import logging
 import os
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmark import records
-from benchmark.config import RunConfig
+from benchmark.config import DataConfig, RunConfig
 from benchmark.datasets import load_raw
-from benchmark.registry import create_model
+from benchmark.models import create_model
 from protocols import metrics
 from protocols.beyond_accuracy import summarise_lists
 from protocols.data import fingerprint, to_implicit
@@ -43,13 +43,46 @@ log = logging.getLogger(__name__)
 TOP_K = 20  # length of the stored full-ranking top lists
 
 
-@functools.lru_cache(maxsize=2)
-def load_split(config_key: tuple) -> tuple[Interactions, Split, dict]:
-    """Interactions, split and fingerprint for a RunConfig.data_key(); cached per process."""
-    dataset, sep, columns, min_rating, min_user, min_item, split, quantile, targets = config_key
-    raw = load_raw(dataset, sep=sep, columns=columns, min_rating_hint=min_rating)
-    data = to_implicit(raw, min_rating, min_user, min_item)
-    return data, make_split(data, split, targets, quantile), fingerprint(data)
+@dataclass(frozen=True)
+class Prepared:
+    """The data side of a configuration: built once, passed into fit and evaluate."""
+
+    data: Interactions
+    split: Split
+    fingerprint: dict  # name, sha256 and size of the interactions
+    popularity: np.ndarray  # [n_items + 1] training interactions per item
+    negatives: np.ndarray  # [n_users, N] sampled candidates, shared by every model
+
+
+def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:
+    """Interactions, split and fingerprint of a data configuration."""
+    raw = load_raw(
+        config.dataset, sep=config.sep, columns=config.columns, min_rating_hint=config.min_rating
+    )
+    data = to_implicit(
+        raw, config.min_rating, config.min_user_interactions, config.min_item_interactions
+    )
+    split = make_split(data, config.split, config.targets_per_user, config.temporal_quantile)
+    return data, split, fingerprint(data)
+
+
+def prepared_key(config: RunConfig) -> tuple:
+    """Configurations with equal keys share one `Prepared` (model and α do not matter)."""
+    p = config.protocol
+    return (config.data, p.num_negatives, p.negative_sampler, config.seed)
+
+
+def prepare(config: RunConfig, loaded: tuple | None = None) -> Prepared:
+    """Data, split, fingerprint, popularity and sampled negatives of a configuration;
+    `loaded` reuses a `load_data` result of the same data configuration."""
+    data, split, fp = loaded or load_data(config.data)
+    return Prepared(
+        data,
+        split,
+        fp,
+        item_popularity(split.train, data.n_items),
+        sampled_candidates(config, data, split, fp),
+    )
 
 
 def cache_dir() -> Path:
@@ -61,33 +94,19 @@ def cache_dir() -> Path:
 
 def sampled_candidates(config: RunConfig, data: Interactions, split: Split, fp: dict):
     """Negatives drawn once per (data, split, N, sampler, seed), stored and reused by every model."""
-    key = [
-        fp["sha256"],
-        split.name,
-        split.info,
-        config.num_negatives,
-        config.negative_sampler,
-        config.seed,
-    ]
+    p = config.protocol
+    key = [fp["sha256"], split.name, split.info, p.num_negatives, p.negative_sampler, config.seed]
     name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
     path = cache_dir() / "candidates" / f"{name}.npy"
     if path.exists():
         return np.load(path)
-    negatives = draw_candidates(
-        data, split, config.num_negatives, config.negative_sampler, config.seed
-    )
+    negatives = draw_candidates(data, split, p.num_negatives, p.negative_sampler, config.seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.save(f, negatives)
     os.replace(tmp, path)
     return negatives
-
-
-def prepare(config: RunConfig) -> tuple[Interactions, Split, dict, np.ndarray]:
-    """Interactions, split, fingerprint and sampled negatives of a configuration."""
-    data, split, fp = load_split(config.data_key())
-    return data, split, fp, sampled_candidates(config, data, split, fp)
 
 
 def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitData:
@@ -97,58 +116,43 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
         n_users=data.n_users,
         n_items=data.n_items,
         valid=split.valid,
-        seq_len=config.seq_len,
+        seq_len=config.protocol.seq_len,
         item_genres=data.item_genres,
         device=config.device,
         seed=config.seed,
     )
 
 
-def fit_model(config: RunConfig) -> tuple[Recommender, float]:
+def fit_model(config: RunConfig, prepared: Prepared) -> tuple[Recommender, float]:
     """The model of `config`, fitted on its training data; and the seconds it took."""
-    data, split, _ = load_split(config.data_key())  # fitting never sees the sampled negatives
-    model = create_model(config.model, **dict(config.params))
+    model = create_model(config.model.name, **dict(config.model.params))
     start = time.perf_counter()
-    model.fit(make_fit_data(config, data, split))
+    model.fit(make_fit_data(config, prepared.data, prepared.split))  # never sees the negatives
     return model, time.perf_counter() - start
 
 
 def evaluate_model(
     config: RunConfig,
     model: Recommender,
+    prepared: Prepared,
     fit_seconds: float,
     progress: bool = False,
     reused_from: str | None = None,
 ) -> tuple[dict, dict[str, np.ndarray]]:
     """Rank valid and test targets with a fitted model; the run record and per-user ranks."""
-    data, split, fp, negatives = prepare(config)
-    pop = item_popularity(split.train, data.n_items)
-    pop_z = standardised_log_popularity(pop)
+    data, split, pop = prepared.data, prepared.split, prepared.popularity
     start = time.perf_counter()
-    results = {
-        part: rank_targets(
-            model,
-            getattr(split, part),
-            data.n_items,
-            config.seq_len,
-            negatives,
-            batch_size=config.eval_batch_size,
-            device=config.device,
-            top_k=max(TOP_K, *config.ks),
-            progress=progress,
-            transform=PopularityPenalty(pop_z, config.alpha) if config.alpha else None,
-        )
-        for part in ("valid", "test")
-    }
+    results = {part: _rank(config, model, prepared, part, progress) for part in ("valid", "test")}
     eval_seconds = time.perf_counter() - start
-
     record = {
         "schema_version": records.SCHEMA_VERSION,
         "run_id": config.run_id(),
-        "model": config.model,
-        "params": dataclasses.asdict(model.params),
+        "model": config.model.name,
+        "params": dict(config.model.params),
+        "code": config.model.code,
+        "model_info": {"is_baseline": model.is_baseline, "uses_seq_len": model.uses_seq_len},
         "config": config.to_dict(),
-        "dataset": {**fp, "stats": data.stats},
+        "dataset": {**prepared.fingerprint, "stats": data.stats},
         "protocol": _protocol(config, split),
         "metrics": _metrics(results, config, pop),
         "timings": {
@@ -166,28 +170,49 @@ def evaluate_model(
     return record, {**_flat_ranks(results), "item_popularity": pop}
 
 
+def _rank(config: RunConfig, model: Recommender, prepared: Prepared, part: str, progress: bool):
+    p = config.protocol
+    penalty = None
+    if p.alpha:
+        penalty = PopularityPenalty(standardised_log_popularity(prepared.popularity), p.alpha)
+    return rank_targets(
+        model,
+        getattr(prepared.split, part),
+        prepared.data.n_items,
+        p.seq_len,
+        prepared.negatives,
+        batch_size=config.eval_batch_size,
+        device=config.device,
+        top_k=max(TOP_K, *p.ks),
+        progress=progress,
+        transform=penalty,
+    )
+
+
 def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
     """Fit one model under one configuration and evaluate it on valid and test."""
-    model, fit_seconds = fit_model(config)
-    return evaluate_model(config, model, fit_seconds, progress)
+    prepared = prepare(config)
+    model, fit_seconds = fit_model(config, prepared)
+    return evaluate_model(config, model, prepared, fit_seconds, progress)
 
 
 def _protocol(config: RunConfig, split: Split) -> dict:
+    p = config.protocol
     return {
         "split": split.name,
         "split_info": split.info,
-        "seq_len": config.seq_len,
+        "seq_len": p.seq_len,
         "sampled": {
-            "num_negatives": config.num_negatives,
-            "sampler": config.negative_sampler,
+            "num_negatives": p.num_negatives,
+            "sampler": p.negative_sampler,
             "seed": config.seed,
             "excludes": "every item the user interacted with",
         },
         "full": {"excludes": "padding and the user's input history"},
         "ties": TIE_RULE,
-        "ks": list(config.ks),
+        "ks": list(p.ks),
         "popularity_penalty": {
-            "alpha": config.alpha,
+            "alpha": p.alpha,
             "rule": "per-user standardised scores - alpha * standardised log(1 + train pop)",
         },
         "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
@@ -198,7 +223,7 @@ def _protocol(config: RunConfig, split: Split) -> dict:
 def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> dict:
     """metrics[protocol][split][name]; protocols: sampled, full and estimated_full (the full
     metrics estimated from the sampled ranks, single-target only)."""
-    ks, head = config.ks, short_head(pop)
+    ks, head = config.protocol.ks, short_head(pop)
     out: dict = {"sampled": {}, "full": {}, "estimated_full": {}}
     for part, ranks in results.items():
         users = {"users": len(ranks.users)}
@@ -210,7 +235,7 @@ def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> d
         out["sampled"][part] = {**metrics.summarise(ranks.sampled, ks), **users}
         if ranks.sampled.shape[1] == 1 and len(ranks.users):
             estimates = estimate_full(
-                ranks.sampled, ranks.full_candidates, config.num_negatives, ks
+                ranks.sampled, ranks.full_candidates, config.protocol.num_negatives, ks
             )
             out["estimated_full"][part] = {
                 **{name: float(v.mean()) for name, v in estimates.items()},

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 2  # 2: beyond-accuracy metrics, estimated_full, alpha, targets in the ranks
+from benchmark.config import RunConfig
+
+# 2: beyond-accuracy metrics, estimated_full, alpha, targets in the ranks;
+# 3: nested config (data, protocol, model with resolved parameters and code fingerprint)
+SCHEMA_VERSION = 3
+FILE_MODE = 0o644  # results are shared with the group, like any file a user writes
 PACKAGES = ("seqrec-bench", "torch", "numpy", "pandas", "scipy", "implicit")
 
 
@@ -86,6 +94,7 @@ def write_record(path: Path, record: dict, ranks: dict[str, np.ndarray]) -> None
 
 def write_text(path: Path, text: str) -> None:
     """A table or any text file, written atomically."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(Path(path), lambda f: f.write(text.encode()))
 
 
@@ -102,6 +111,7 @@ def _atomic_write(path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, FILE_MODE & ~_umask())  # mkstemp creates 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -116,11 +126,68 @@ def _jsonable(value):
     return str(value)
 
 
-def read_record(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def read_records(out_dir: str | Path) -> list[dict]:
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's record, typed: `record.metric("full", "test", "HR@10")`, `record.config`."""
+
+    run_id: str
+    model: str
+    config: RunConfig
+    params: dict[str, Any]  # every model parameter, defaults included
+    code: str  # the model's code fingerprint ("" for records older than schema 3)
+    dataset: dict  # name, sha256, users, items, interactions, stats
+    metrics: dict  # metrics[protocol][split][name]
+    path: Path | None = None  # the JSON file it was read from (its ranks lie beside it)
+    raw: dict = field(default_factory=dict, repr=False)  # the whole JSON, for other fields
+
+    def metric(self, protocol: str, split: str, name: str) -> float | None:
+        """A metric's value, or None when the run did not measure it."""
+        return self.metrics.get(protocol, {}).get(split, {}).get(name)
+
+    @property
+    def seed(self) -> int:
+        return self.config.seed
+
+    @property
+    def timings(self) -> dict:
+        return self.raw.get("timings", {})
+
+    def ranks(self) -> dict[str, np.ndarray]:
+        """Per-user ranks saved beside the record (keys like `full.test`, `users.valid`)."""
+        if self.path is None:
+            raise FileNotFoundError(f"{self.run_id}: record not read from a file")
+        return read_ranks(self.path)
+
+    @classmethod
+    def from_dict(cls, d: dict, path: Path | None = None) -> RunRecord:
+        config = RunConfig.from_dict(d["config"])
+        return cls(
+            run_id=d["run_id"],
+            model=d["model"],
+            config=config,
+            params=d.get("params") or dict(config.model.params),
+            code=d.get("code", config.model.code),
+            dataset=d["dataset"],
+            metrics=d["metrics"],
+            path=Path(path) if path else None,
+            raw=d,
+        )
+
+    def replace(self, **changes: Any) -> RunRecord:
+        return dataclasses.replace(self, **changes)
+
+
+def read_record(path: Path) -> RunRecord:
+    return RunRecord.from_dict(json.loads(Path(path).read_text()), path)
+
+
+def read_records(out_dir: str | Path) -> list[RunRecord]:
     """Every record under `<out_dir>/runs/`, sorted by file name."""
     return [read_record(p) for p in sorted((Path(out_dir) / "runs").glob("*.json"))]
 

@@ -1,26 +1,24 @@
 """Comparison tables generated from run records (never edited by hand).
 
-python -m benchmark.report results/ml-1m              # table, sampled_vs_full, beyond_accuracy
-python -m benchmark.report results/ml-1m --analysis   # plus accuracy by target popularity / history
+python -m benchmark.report results/ml-100k results/ml-1m   # one table, data sets as column groups
+python -m benchmark.report results/ml-1m --analysis       # plus accuracy by popularity / history
 
-Each table is written as .md, .tex (booktabs) and .csv into the folder.
+Each table is written as .md, .tex (booktabs) and a tidy .csv into the first folder (or --to).
+Imports neither torch nor any model.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
-from tabulate import tabulate
-
 from benchmark import records
-from benchmark.run import OneLineParser, guarded
+from benchmark.cli import OneLineParser, guarded
+from benchmark.records import RunRecord
+from benchmark.render import Summary, Table, csv_text, render
 from benchmark.significance import TEST_NAME, compare_to
 from protocols.errors import InputError
 
@@ -35,207 +33,270 @@ DEFAULT_COLUMNS = (
 BEYOND_COLUMNS = ("full:coverage@10", "full:long_tail@10", "full:ARP@10", "full:Gini@10")
 GAP_METRICS = ("HR@10", "NDCG@10")
 SIGNIFICANCE = ("full", "NDCG@10", 0.05)  # protocol, metric and level of the significance marks
-_BOLD_ON, _BOLD_OFF = "\x01", "\x02"  # markers replaced per output format
+# Row order: baselines, simplest first, then sequence models; other models (plugins) follow
+# their kind in name order. `--order` declares another.
+ORDER = ("pop", "personal-topk", "itemknn", "mf-als", "mf-bpr", "mlp", "cnn", "gru", "sasrec")
+TIDY_HEADER = ["dataset", "model", "protocol", "split", "metric", "mean", "std", "n",
+               "p_holm", "significant"]  # fmt: skip
 
 
-def by_label(recs: list[dict]) -> dict[str, list[dict]]:
-    """Runs of one model with one set of parameters (its seeds), keyed by a readable label."""
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in recs:
-        groups[_label(r)].append(r)
-    return dict(sorted(groups.items()))
+def label(record: RunRecord) -> str:
+    """The model and every parameter that differs from its defaults (α included)."""
+    params = dict(record.config.model.params)
+    shown = {k: params[k] for k in record.config.model.changed}
+    if record.config.protocol.alpha:
+        shown["alpha"] = record.config.protocol.alpha
+    extra = ",".join(f"{k}={_value(v)}" for k, v in sorted(shown.items()))
+    return record.model + (f" ({extra})" if extra else "")
 
 
-def mean_std(runs: list[dict], column: str, split: str) -> tuple[float, float, int] | None:
-    """(mean, std, n) over runs (seeds) of `protocol:metric`; None when no run has it."""
-    protocol, metric = column.split(":")
-    found = [r["metrics"].get(protocol, {}).get(split, {}).get(metric) for r in runs]
-    found = [v for v in found if v is not None]
-    return (float(np.mean(found)), float(np.std(found)), len(found)) if found else None
-
-
-def comparison_rows(recs: list[dict], columns: tuple[str, ...], split: str):
-    """One row per (model, parameters): mean over seeds, and the std where there are several."""
-    return [
-        (label, [mean_std(runs, col, split) for col in columns])
-        for label, runs in by_label(recs).items()
-    ]
-
-
-def _label(record: dict) -> str:
-    params = dict(record["config"].get("params") or {})
-    if record["config"].get("alpha"):
-        params["alpha"] = record["config"]["alpha"]
-    extra = ",".join(f"{k}={v}" for k, v in sorted(params.items()))
-    return record["model"] + (f" ({extra})" if extra else "")
-
-
-def is_baseline(record: dict) -> bool:
-    """Models of the baselines package (pop, personal-topk, itemknn, mf-*)."""
-    from benchmark.registry import get_model_class
-
-    try:
-        return get_model_class(record["model"]).__module__.startswith("baselines.")
-    except Exception:  # a plugin model that is not importable here is not a baseline
-        return False
-
-
-def _group_key(record: dict) -> str:
-    """Records are comparable when data, split and sampled protocol agree (seed may differ)."""
-    c = record["config"]
-    fields = [
-        record["dataset"]["name"],
-        record["dataset"]["sha256"],
-        c["split"],
-        c["targets_per_user"],
-        c["seq_len"],
-        c["num_negatives"],
-        c["negative_sampler"],
-    ]
-    return json.dumps(fields)
-
-
-def _cells(rows, fmt: str, bold: bool = True) -> list[list[str]]:
-    """Formatted cells with the best value of each column wrapped in bold markers."""
-    n_cols = len(rows[0][1]) if rows else 0
-    best = [
-        max((v[0] for _, vs in rows if (v := vs[c]) is not None), default=None)
-        for c in range(n_cols)
-    ]
-    table = []
-    for label, values in rows:
-        line = [label]
-        for c, v in enumerate(values):
-            if v is None:
-                line.append("–")
-                continue
-            text = fmt.format(v[0]) + (f" ± {fmt.format(v[1])}" if v[2] > 1 else "")
-            is_best = bold and np.isclose(v[0], best[c])
-            line.append(f"{_BOLD_ON}{text}{_BOLD_OFF}" if is_best else text)
-        table.append(line)
-    return table
-
-
-def render(
-    rows, columns: tuple[str, ...], caption: str, bold: bool = True, first: str = "model"
-) -> dict[str, str]:
-    """Markdown, LaTeX (booktabs) and CSV text of one comparison table."""
-    headers = [first, *columns]
-    cells = _cells(rows, "{:.4f}", bold)
-    markdown = tabulate(cells, headers, tablefmt="github", disable_numparse=True)
-    markdown = markdown.replace(_BOLD_ON, "**").replace(_BOLD_OFF, "**")
-    latex = tabulate(cells, headers, tablefmt="latex_booktabs", disable_numparse=True)
-    latex = latex.replace(_BOLD_ON, "\\textbf{").replace(_BOLD_OFF, "}").replace("±", "$\\pm$")
-    if len(columns) > 6:  # wide tables are scaled to the text width (needs graphicx)
-        latex = "\\resizebox{\\linewidth}{!}{%\n" + latex + "}"
-    latex = (
-        "% needs \\usepackage{booktabs} (and graphicx for wide tables)\n"
-        "\\begin{table}[t]\n\\centering\n\\caption{"
-        + _latex_escape(caption)
-        + "}\n"
-        + latex
-        + "\n\\end{table}"
-    )
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(headers)
-    for line in cells:
-        writer.writerow([c.replace(_BOLD_ON, "").replace(_BOLD_OFF, "") for c in line])
-    return {"md": f"{caption}\n\n{markdown}\n", "tex": latex + "\n", "csv": buffer.getvalue()}
-
-
-def _latex_escape(text: str) -> str:
-    for char in "\\&%$#_{}":
-        text = text.replace(char, "\\" + char)
-    return text
-
-
-def _caption(group: list[dict], split: str) -> str:
-    c, d = group[0]["config"], group[0]["dataset"]
-    n_seeds = len({r["config"]["seed"] for r in group})
-    seeds = f"; mean ± std over {n_seeds} seeds" if n_seeds > 1 else ""
+def _value(v) -> str:
     return (
-        f"{d['name']} ({d['users']} users, {d['items']} items, {d['interactions']} "
-        f"interactions), {c['split']} split, {split} set; sampled: {c['num_negatives']} "
-        f"{c['negative_sampler']} negatives; full: all unseen items; ties count against "
+        ",".join(map(str, v))
+        if isinstance(v, tuple)
+        else f"{v:g}"
+        if isinstance(v, float)
+        else str(v)
+    )
+
+
+def is_baseline(record: RunRecord) -> bool:
+    info = record.raw.get("model_info") or {}
+    return bool(info.get("is_baseline", record.model in ORDER[:5]))
+
+
+def by_label(recs: list[RunRecord], order: tuple[str, ...] = ORDER) -> dict[str, list[RunRecord]]:
+    """Runs of one model with one set of parameters (its seeds), in the declared row order."""
+    groups: dict[str, list[RunRecord]] = defaultdict(list)
+    for r in recs:
+        groups[label(r)].append(r)
+
+    def rank(item):
+        first = item[1][0]
+        known = order.index(first.model) if first.model in order else len(order)
+        alpha = first.config.protocol.alpha
+        return (not is_baseline(first), known, first.model, alpha, item[0])
+
+    return dict(sorted(groups.items(), key=rank))
+
+
+def summary(runs: list[RunRecord], column: str, split: str) -> Summary | None:
+    """Mean, sample std and n over runs (seeds) of `protocol:metric`; None when none has it."""
+    protocol, metric = column.split(":")
+    found = [r.metric(protocol, split, metric) for r in runs]
+    return Summary.of([v for v in found if v is not None])
+
+
+def setting_key(r: RunRecord) -> str:
+    """Runs are comparable when split and sampled protocol agree (data set and seed may differ)."""
+    d, p = r.config.data, r.config.protocol
+    return json.dumps([d.split, d.targets_per_user, p.seq_len, p.num_negatives, p.negative_sampler])
+
+
+def dataset_label(r: RunRecord) -> str:
+    name = r.dataset["name"]
+    if r.config.data.min_rating is not None:
+        name += f" (r>={r.config.data.min_rating:g})"
+    return name
+
+
+def grouped(recs: list[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
+    """{setting: {data set label: runs}}, data sets in order of appearance."""
+    out: dict[str, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
+    for r in recs:
+        out[setting_key(r)][dataset_label(r)].append(r)
+    return out
+
+
+def check_code(recs: list[RunRecord]) -> None:
+    """One code fingerprint per model (and one package version) in a table, or an error
+    naming the runs that differ."""
+    versions = {r.code.split(" / ")[0] for r in recs}
+    per_model: dict[str, dict[str, str]] = defaultdict(dict)
+    for r in recs:
+        per_model[r.model].setdefault(r.code or "(none: before schema 3)", r.run_id)
+    mixed = {m: codes for m, codes in per_model.items() if len(codes) > 1}
+    if mixed or len(versions) > 1:
+        model, codes = next(iter(mixed.items())) if mixed else ("", {})
+        detail = "; ".join(f"{run} has {code}" for code, run in codes.items()) or ", ".join(
+            sorted(versions)
+        )
+        raise InputError(
+            f"runs from different code{' of ' + model if model else ''}: {detail}; re-run the "
+            "old ones (benchmark.run does, the run id includes the code) or pass --allow-mixed"
+        )
+
+
+def _caption(runs: dict[str, list[RunRecord]], split: str) -> str:
+    first = next(iter(runs.values()))[0]
+    c = first.config
+    sizes = "; ".join(
+        f"{name}: {rs[0].dataset['users']} users, {rs[0].dataset['items']} items, "
+        f"{rs[0].dataset['interactions']} interactions"
+        for name, rs in runs.items()
+    )
+    ns = sorted({len({r.seed for r in rs if label(r) == lab}) for rs in runs.values()
+                 for lab in {label(r) for r in rs}})  # fmt: skip
+    seeds = (
+        f"; mean ± sample std (ddof 1) over n = {ns[0]} seeds"
+        if ns == [ns[0]] and ns[0] > 1
+        else "; one seed"
+        if ns == [1]
+        else f"; mean ± sample std (ddof 1) over n = {ns[0]} to {ns[-1]} seeds (n per cell in table.csv)"
+    )
+    return (
+        f"{sizes}. {c.data.split} split, {split} set; sampled: {c.protocol.num_negatives} "
+        f"{c.protocol.negative_sampler} negatives; full: all unseen items; ties count against "
         f"the target{seeds}."
     )
 
 
-def significance_marks(out_dir: Path, group: list[dict], split: str) -> tuple[dict, str]:
-    """({label: "*"} for models whose per-user metric differs from the best baseline's, and
-    the caption sentence); empty when the group has no baseline or no other model."""
+def significance(runs: list[RunRecord], split: str, order) -> tuple[dict[str, float], str]:
+    """({label: Holm-adjusted p-value against the best baseline}, the caption sentence)."""
     protocol, metric, level = SIGNIFICANCE
-    labels = by_label(group)
+    labels = by_label(runs, order)
     baselines = {k: v for k, v in labels.items() if is_baseline(v[0])}
     if not baselines or len(labels) < 2:
         return {}, ""
-    mean = {
-        k: np.mean([r["metrics"][protocol][split][metric] for r in v]) for k, v in baselines.items()
-    }
-    best = max(mean, key=mean.get)
+    means = {k: summary(v, f"{protocol}:{metric}", split) for k, v in baselines.items()}
+    means = {k: s.mean for k, s in means.items() if s is not None}
+    if not means:
+        return {}, ""
+    best = max(means, key=means.get)
     try:
-        adjusted = compare_to(out_dir, labels, best, metric, protocol, split)
+        adjusted = compare_to(labels, best, metric, protocol, split)
     except (FileNotFoundError, KeyError):  # records written without per-user ranks
         return {}, ""
-    marks = {label: "*" for label, p in adjusted.items() if p < level}
     sentence = (
         f" * = {protocol}-ranking per-user {metric} differs from the best baseline ({best}) "
         f"at p < {level} ({TEST_NAME})."
     )
-    return marks, sentence
+    return adjusted, sentence
 
 
-def gap_rows(group: list[dict], split: str):
-    """Per model: sampled, estimated and true full-ranking values and the two errors."""
-    rows = []
-    for label, runs in by_label(group).items():
-        values = []
-        for metric in GAP_METRICS:
-            got = {
-                protocol: [r["metrics"].get(protocol, {}).get(split, {}).get(metric) for r in runs]
-                for protocol in ("sampled", "estimated_full", "full")
-            }
-            if any(None in v or not v for v in got.values()):
-                values += [None] * 5
-                continue
-            s, e, f = (float(np.mean(got[p])) for p in ("sampled", "estimated_full", "full"))
-            values += [(s, 0, 1), (e, 0, 1), (f, 0, 1), (s - f, 0, 1), (e - f, 0, 1)]
-        rows.append((label, values))
-    return rows
+def build_tables(recs: list[RunRecord], columns, split: str, order=ORDER) -> list[tuple]:
+    """[(name, Table, tidy rows or None)] for every comparable setting."""
+    out = []
+    for datasets in grouped(recs).values():
+        caption = _caption(datasets, split)
+        labels = list(by_label([r for rs in datasets.values() for r in rs], order))
+        tidy, marks, sentences = [], {}, []
+        cells: dict[str, list] = {lab: [] for lab in labels}
+        for name, runs in datasets.items():
+            p_values, sentence = significance(runs, split, order)
+            sentences.append(f" {name}:{sentence}" if sentence and len(datasets) > 1 else sentence)
+            runs_of = by_label(runs, order)
+            for lab in labels:
+                values = [summary(runs_of.get(lab, []), col, split) for col in columns]
+                cells[lab] += values
+                p = p_values.get(lab)
+                if p is not None and p < SIGNIFICANCE[2]:
+                    marks[lab] = "*"
+                for col, v in zip(columns, values, strict=True):
+                    if v is not None:
+                        tidy.append(_tidy(name, lab, col, split, v, p))
+        groups = tuple((name if len(datasets) > 1 else "", tuple(columns)) for name in datasets)
+        text = caption + "".join(s for s in sentences if s) + " Best in bold, second underlined."
+        rows = tuple((lab, tuple(cells[lab])) for lab in labels)
+        out.append(("table", Table(text, groups, rows, marks=marks), tidy))
+        out += _extra_tables(datasets, caption, split, order)
+    return out
 
 
-def gap_columns() -> tuple[str, ...]:
-    names = ("sampled", "estimated", "full", "sampled-full", "estimated-full")
-    return tuple(f"{m} {n}" for m in GAP_METRICS for n in names)
+def _tidy(dataset, lab, column, split, v: Summary, p) -> dict:
+    protocol, metric = column.split(":")
+    significant = (
+        None if p is None or not column == ":".join(SIGNIFICANCE[:2]) else p < SIGNIFICANCE[2]
+    )
+    return {
+        "dataset": dataset, "model": lab, "protocol": protocol, "split": split, "metric": metric,
+        "mean": v.mean, "std": v.std, "n": v.n,
+        "p_holm": p if significant is not None else None, "significant": significant,
+    }  # fmt: skip
 
 
-def _order_agreement(rows, columns) -> str:
+def _extra_tables(datasets: dict, caption: str, split: str, order) -> list[tuple]:
+    """sampled_vs_full (the gap and its estimate) and beyond_accuracy, same column groups."""
+    gap_cols = tuple(f"{m} {n}" for m in GAP_METRICS for n in
+                     ("sampled", "estimated", "full", "sampled-full", "estimated-full"))  # fmt: skip
+    labels = list(by_label([r for rs in datasets.values() for r in rs], order))
+    gaps = {lab: [] for lab in labels}
+    beyond = {lab: [] for lab in labels}
+    for runs in datasets.values():
+        runs_of = by_label(runs, order)
+        for lab in labels:
+            gaps[lab] += _gap_cells(runs_of.get(lab, []), split)
+            beyond[lab] += [summary(runs_of.get(lab, []), c, split) for c in BEYOND_COLUMNS]
+    multi = len(datasets) > 1
+    out = []
+    if any(v is not None for vs in gaps.values() for v in vs):
+        groups = tuple((name if multi else "", gap_cols) for name in datasets)
+        text = (f"{caption} Sampled metrics, their Krichene-Rendle estimate of the full-ranking "
+                "value, and the true full-ranking value (means over seeds)."
+                + _order_agreement(gaps, list(datasets)))  # fmt: skip
+        rows = tuple((lab, tuple(gaps[lab])) for lab in labels)
+        out.append(("sampled_vs_full", Table(text, groups, rows, ranked=False), None))
+    if any(v is not None for vs in beyond.values() for v in vs):
+        groups = tuple((name if multi else "", BEYOND_COLUMNS) for name in datasets)
+        text = (f"{caption} Beyond accuracy, from the full-ranking top-10 lists: catalogue "
+                "coverage, long-tail share (items outside the short head: the most popular items "
+                "making up 20% of training interactions), average recommended item popularity "
+                "(ARP) and Gini index of recommendation counts.")  # fmt: skip
+        rows = tuple((lab, tuple(beyond[lab])) for lab in labels)
+        out.append(("beyond_accuracy", Table(text, groups, rows, ranked=False), None))
+    return out
+
+
+def _order_agreement(gaps: dict[str, list], names: list[str]) -> str:
     """Kendall tau between the model orders by sampled / estimated and by full HR@10."""
     from scipy.stats import kendalltau
 
-    complete = [v for _, v in rows if v[0] is not None]
-    if len(complete) < 3:
-        return ""
-    s, e, f = ([v[i][0] for v in complete] for i in range(3))
-    return (
-        f" Model order by {GAP_METRICS[0]}: Kendall tau(sampled, full) = "
-        f"{kendalltau(s, f)[0]:.2f}, tau(estimated, full) = {kendalltau(e, f)[0]:.2f}."
-    )
+    per = len(GAP_METRICS) * 5
+    found = []
+    for i, name in enumerate(names):
+        rows = [cells[i * per : i * per + 3] for cells in gaps.values()]
+        rows = [r for r in rows if None not in r]
+        if len(rows) >= 3:
+            s, e, f = ([r[j].mean for r in rows] for j in range(3))
+            found.append(
+                f" {name + ': ' if len(names) > 1 else ''}model order by {GAP_METRICS[0]}: "
+                f"Kendall tau(sampled, full) = {kendalltau(s, f)[0]:.2f}, "
+                f"tau(estimated, full) = {kendalltau(e, f)[0]:.2f}."
+            )
+    return "".join(found)
 
 
-def select(recs: list[dict], conditions: list[str]) -> list[dict]:
-    """Records whose config matches every `key=value` (e.g. alpha=0, seed=1, seq_len=50)."""
+def _gap_cells(runs: list[RunRecord], split: str) -> list[Summary | None]:
+    cells: list[Summary | None] = []
+    for metric in GAP_METRICS:
+        s, e, f = (
+            summary(runs, f"{p}:{metric}", split) for p in ("sampled", "estimated_full", "full")
+        )
+        if None in (s, e, f):
+            cells += [None] * 5
+            continue
+        cells += [Summary(x, None, n) for x, n in ((s.mean, s.n), (e.mean, e.n), (f.mean, f.n))]
+        cells += [Summary(s.mean - f.mean, None, s.n), Summary(e.mean - f.mean, None, e.n)]
+    return cells
+
+
+def select(recs: list[RunRecord], conditions: list[str]) -> list[RunRecord]:
+    """Records whose configuration matches every `key=value` (e.g. alpha=0, seed=1, seq_len=50;
+    a model parameter such as epochs=5)."""
     for condition in conditions:
         key, eq, wanted = condition.partition("=")
         if not eq:
             raise InputError(f"--only expects key=value, got {condition!r}")
-        recs = [
-            r
-            for r in recs
-            if _matches(r["config"].get(key, r["config"]["params"].get(key)), wanted)
-        ]
+        recs = [r for r in recs if _matches(_option(r, key), wanted)]
     return recs
+
+
+def _option(r: RunRecord, key: str):
+    c = r.config
+    for part in (c.data, c.protocol, c):
+        if hasattr(part, key):
+            return getattr(part, key)
+    return dict(c.model.params).get(key)
 
 
 def _matches(value, wanted: str) -> bool:
@@ -245,131 +306,98 @@ def _matches(value, wanted: str) -> bool:
         return str(value) == wanted
 
 
-def write_tables(
-    out_dir: Path, columns: tuple[str, ...], split: str, only: tuple[str, ...] = ()
-) -> str:
-    """table.*, sampled_vs_full.* and beyond_accuracy.* for every comparable group of runs."""
-    recs = select(records.read_records(out_dir), list(only))
+def read_all(folders: list[Path], only=(), allow_mixed: bool = False) -> list[RunRecord]:
+    recs = select([r for f in folders for r in records.read_records(f)], list(only))
     if not recs:
-        raise InputError(
-            f"no run records under {out_dir / 'runs'}" + (" match --only" if only else "")
-        )
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in recs:
-        groups[_group_key(r)].append(r)
-    outputs: dict[str, list[str]] = defaultdict(list)
-    for group in groups.values():
-        caption = _caption(group, split)
-        marks, sentence = significance_marks(out_dir, group, split)
-        rows = [
-            (label + marks.get(label, ""), v) for label, v in comparison_rows(group, columns, split)
-        ]
-        tables = {"table": render(rows, columns, caption + sentence + " Best value in bold.")}
-        gaps = gap_rows(group, split)
-        if any(v[0] is not None for _, v in gaps):
-            tables["sampled_vs_full"] = render(
-                gaps,
-                gap_columns(),
-                f"{caption} Sampled metrics, their Krichene-Rendle estimate of the full-ranking "
-                f"value, and the true full-ranking value.{_order_agreement(gaps, gap_columns())}",
-                bold=False,
-            )
-        beyond = comparison_rows(group, BEYOND_COLUMNS, split)
-        if any(v is not None for _, vs in beyond for v in vs):
-            tables["beyond_accuracy"] = render(
-                beyond,
-                BEYOND_COLUMNS,
-                f"{caption} Beyond accuracy, from the full-ranking top-10 lists: catalogue "
-                "coverage, long-tail share (items outside the short head: the most popular "
-                "items making up 20% of training interactions), average recommended item "
-                "popularity (ARP) and Gini index of recommendation counts.",
-                bold=False,
-            )
-        for name, rendered in tables.items():
-            for fmt, text in rendered.items():
+        where = ", ".join(str(f / "runs") for f in folders)
+        raise InputError(f"no run records under {where}" + (" match --only" if only else ""))
+    if not allow_mixed:
+        check_code(recs)
+    return recs
+
+
+def write_tables(
+    folders, columns, split: str, only=(), allow_mixed=False, to=None, order=ORDER
+) -> str:
+    """table.*, sampled_vs_full.* and beyond_accuracy.* (one block per comparable setting)."""
+    folders = [Path(f) for f in ([folders] if isinstance(folders, str | Path) else folders)]
+    recs = read_all(folders, only, allow_mixed)
+    outputs: dict[tuple[str, str], list[str]] = defaultdict(list)
+    tidy: list[dict] = []
+    for name, table, rows in build_tables(recs, tuple(columns), split, order):
+        rendered = render(table)
+        if rows is not None:
+            tidy += rows
+            rendered["csv"] = None
+        for fmt, text in rendered.items():
+            if text is not None:
                 outputs[(name, fmt)].append(text)
+    target = Path(to) if to else folders[0]
     for (name, fmt), texts in outputs.items():
-        records.write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
-    return "\n".join(
-        text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
-    )
+        records.write_text(target / f"{name}.{fmt}", "\n".join(texts))
+    records.write_text(target / "table.csv", csv_text(tidy, TIDY_HEADER))
+    return "\n".join(t for (name, fmt), texts in outputs.items() if fmt == "md" for t in texts)
 
 
-def write_analysis(out_dir: Path, split: str, only: tuple[str, ...] = ()) -> str:
-    """analysis_popularity.*, analysis_history.* and analysis.png/.pdf per group of runs."""
-    from benchmark.analysis import analyse, analysis_figure
+def write_analysis(folders, split: str, only=(), allow_mixed=False, to=None, order=ORDER) -> str:
+    """analysis_popularity.*, analysis_history.* and analysis.png/.pdf per data set and setting."""
+    from benchmark.analysis import analysis_tables
 
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for r in select(records.read_records(out_dir), list(only)):
-        groups[_group_key(r)].append(r)
+    folders = [Path(f) for f in ([folders] if isinstance(folders, str | Path) else folders)]
+    recs = read_all(folders, only, allow_mixed)
+    target = Path(to) if to else folders[0]
     outputs: dict[tuple, list[str]] = defaultdict(list)
-    for i, group in enumerate(groups.values()):
-        try:
-            tables = analyse(out_dir, by_label(group), split)
-        except (FileNotFoundError, KeyError):
-            raise InputError(
-                f"{out_dir}: records without targets in their ranks (written before schema 2); "
-                "re-run them with --force"
-            ) from None
-        caption = _caption(group, split)
-        notes = {
-            "popularity": " HR@10 and NDCG@10 (full ranking) by target popularity: head = short "
-            "head (most popular items making up 20% of training interactions), tail = the rest; "
-            "Q1-Q5 = items in order of popularity, each band holding 20% of training interactions.",
-            "history": " HR@10 and NDCG@10 (full ranking) by the length of the user's input "
-            "history (quintiles of users).",
-        }
-        for name, (columns, rows) in tables.items():
-            rendered = render(rows, columns, caption + notes[name], bold=False)
-            for fmt, text in rendered.items():
-                outputs[(f"analysis_{name}", fmt)].append(text)
-        stem = out_dir / ("analysis" if len(groups) == 1 else f"analysis_{i + 1}")
-        data = group[0]["dataset"]["name"]
-        if group[0]["config"].get("min_rating") is not None:
-            data += f" (ratings >= {group[0]['config']['min_rating']:g})"
-        analysis_figure(stem, tables, f"{data}, {split} set: full-ranking accuracy by segment")
+    groups = [(name, runs) for d in grouped(recs).values() for name, runs in d.items()]
+    for i, (name, runs) in enumerate(groups):
+        stem = target / ("analysis" if len(groups) == 1 else f"analysis_{i + 1}")
+        caption = _caption({name: runs}, split)
+        for table_name, table in analysis_tables(by_label(runs, order), split, caption, name, stem):
+            for fmt, text in render(table).items():
+                outputs[(f"analysis_{table_name}", fmt)].append(text)
     for (name, fmt), texts in outputs.items():
-        records.write_text(out_dir / f"{name}.{fmt}", "\n".join(texts))
-    return "\n".join(
-        text for (name, fmt), texts in outputs.items() if fmt == "md" for text in texts
-    )
+        records.write_text(target / f"{name}.{fmt}", "\n".join(texts))
+    return "\n".join(t for (name, fmt), texts in outputs.items() if fmt == "md" for t in texts)
 
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(
-        prog="python -m benchmark.report",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("out", type=Path, help="a --out folder of benchmark.run")
-    parser.add_argument("--split", default="test", choices=["test", "valid"])
-    parser.add_argument(
+    parser = OneLineParser(prog="python -m benchmark.report", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    a = parser.add_argument
+    a("folders", type=Path, nargs="+", help="--out folders of benchmark.run (or ablate)")
+    a("--split", default="test", choices=["test", "valid"])
+    a(
         "--columns",
         default=",".join(DEFAULT_COLUMNS),
         help="protocol:metric list (default %(default)s)",
     )
-    parser.add_argument(
+    a(
         "--analysis",
         action="store_true",
         help="also HR@10/NDCG@10 by target popularity and by history length (tables + figure)",
     )
-    parser.add_argument(
+    a(
         "--only",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="keep runs whose config (or model parameter) matches, e.g. alpha=0 (repeatable)",
     )
-    args = parser.parse_args(argv)
-    if not args.out.is_dir():
-        raise InputError(f"{args.out} is not a folder")
+    a("--allow-mixed", action="store_true", help="allow runs of different code in one table")
+    a("--order", default=",".join(ORDER), help="row order of the models (default %(default)s)")
+    a("--to", type=Path, default=None, help="where the tables go (default: the first folder)")
+    args = parser.parse_args(argv)  # fmt: skip
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise InputError(f"{folder} is not a folder")
     columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())
     if any(c.count(":") != 1 for c in columns):
         raise InputError("--columns entries look like sampled:HR@10 or full:NDCG@10")
-    print(write_tables(args.out, columns, args.split, tuple(args.only)))
+    order = tuple(m.strip() for m in args.order.split(","))
+    common = dict(only=tuple(args.only), allow_mixed=args.allow_mixed, to=args.to, order=order)
+    print(write_tables(args.folders, columns, args.split, **common))
     if args.analysis:
-        print(write_analysis(args.out, args.split, tuple(args.only)))
+        print(write_analysis(args.folders, args.split, **common))
     return 0
 
 

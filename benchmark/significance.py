@@ -5,18 +5,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import wilcoxon
 
-from benchmark import records
+from benchmark.records import RunRecord
 from protocols import metrics
 
 TEST_NAME = "two-sided paired Wilcoxon signed-rank test over users, Holm-corrected across models"
 
 
-def per_user_metric(out_dir, recs: list[dict], metric: str, protocol: str, split: str):
+def per_user_metric(recs: list[RunRecord], metric: str, protocol: str, split: str):
     """(users, values): the per-user metric of one model, averaged over its seeds' runs."""
     by_user: dict[int, list[float]] = {}
     for r in recs:
-        path = records.record_path(out_dir, r["run_id"])
-        ranks = records.read_ranks(path)
+        ranks = r.ranks()
         users = ranks[f"users.{split}"]
         ks = (int(metric.split("@")[1]),) if "@" in metric else (10,)
         values = metrics.per_user(ranks[f"{protocol}.{split}"], ks)[metric]
@@ -44,15 +43,15 @@ def holm(p_values: dict[str, float]) -> dict[str, float]:
 
 
 def compare_to(
-    out_dir, groups: dict[str, list[dict]], reference: str, metric: str, protocol: str, split: str
+    groups: dict[str, list[RunRecord]], reference: str, metric: str, protocol: str, split: str
 ) -> dict[str, float]:
     """Holm-adjusted p-values of every label against `reference` (users paired by id)."""
-    ref_users, ref_values = per_user_metric(out_dir, groups[reference], metric, protocol, split)
+    ref_users, ref_values = per_user_metric(groups[reference], metric, protocol, split)
     raw = {}
     for label, recs in groups.items():
         if label == reference:
             continue
-        users, values = per_user_metric(out_dir, recs, metric, protocol, split)
+        users, values = per_user_metric(recs, metric, protocol, split)
         common, ia, ib = np.intersect1d(users, ref_users, return_indices=True)
         if len(common) == 0:
             continue

@@ -1,9 +1,17 @@
-"""The one exception type for bad input: the command line prints its message on one line and exits 2."""
+"""One error family: the command line prints any of them on one line and exits with code 2.
+
+`SeqrecError` is the base; catch it to handle every expected failure (bad input, a failed run).
+"""
 
 
-class InputError(ValueError):
-    """A missing or malformed data file, an impossible option, an unknown name."""
+class SeqrecError(Exception):
+    """An expected failure with a message fit for one line on stderr."""
 
 
-class TrainingError(RuntimeError):
-    """Training went wrong (a NaN loss, say); the message names the model and the epoch."""
+class InputError(SeqrecError, ValueError):
+    """A missing or malformed data file, an impossible option, an unknown name or parameter."""
+
+
+class TrainingError(SeqrecError, RuntimeError):
+    """Training or scoring went wrong (a NaN loss or score, a wrong score shape): the message
+    names the model (and the epoch where there is one)."""

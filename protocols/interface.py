@@ -28,6 +28,8 @@ class Recommender(ABC):
 
     Params: ClassVar[type] = NoParams
     name: ClassVar[str] = ""  # set by the registry
+    is_baseline: ClassVar[bool] = False  # tables list baselines first and test against the best
+    uses_seq_len: ClassVar[bool] = False  # reads only the last seq_len items of each history
     training_: dict | None = None  # set by fit() of models that train in epochs; goes in the record
 
     def __init__(self, params: Any = None, **overrides: Any) -> None:

@@ -1,7 +1,7 @@
 """The model registry: a name -> class table filled by the `@register_model` decorator.
 
 It lives beside the contract so that model packages depend only on `protocols`;
-`benchmark.registry` imports every model package and re-exports these functions.
+`benchmark.models` imports every built-in model package and resolves a run's model.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
+from protocols.errors import InputError
 from protocols.interface import Recommender
 
 _MODELS: dict[str, type[Recommender]] = {}
 
 
-class UnknownModelError(KeyError):
+class UnknownModelError(InputError, KeyError):
+    """An unregistered model name (still a KeyError for lookups that expect one)."""
+
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
@@ -48,7 +51,10 @@ def get_model_class(name: str) -> type[Recommender]:
         known = ", ".join(list_models()) or "none"
         close = difflib.get_close_matches(name, list(_MODELS), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownModelError(f"unknown model {name!r}{hint}; known models: {known}")
+        raise UnknownModelError(
+            f"unknown model {name!r}{hint}; known models: {known} "
+            "(a model of your own registers when its module is imported: --plugins MODULE)"
+        )
     return _MODELS[name]
 
 
@@ -67,7 +73,7 @@ def create_model(name: str, **params: Any) -> Recommender:
     unknown = sorted(set(params) - set(fields))
     if unknown:
         allowed = ", ".join(fields) or "none"
-        raise ValueError(
+        raise InputError(
             f"model {name!r} has no parameter {unknown[0]!r}; its parameters: {allowed}"
         )
     return cls(cls.Params(**params))

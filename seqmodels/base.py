@@ -80,6 +80,7 @@ class SequenceModel(Recommender):
     """Base of the deep models. Subclasses implement `build_encoder(n_items, seq_len)`."""
 
     Params = TrainParams
+    uses_seq_len = True
     # The losses this model can train with; None means every registered loss.
     losses: tuple[str, ...] | None = None
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that

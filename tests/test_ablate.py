@@ -71,7 +71,7 @@ def test_seq_len_grid_writes_records_table_and_figure(tmp_path):
     argv = _argv(out, "--param", "seq_len", "--values", "4,8", "--models", "gru", "--epochs", "1")
     assert ablate.main(argv) == 0
     recs = records.read_records(out)
-    assert sorted(r["config"]["seq_len"] for r in recs) == [4, 8]
+    assert sorted(r.config.protocol.seq_len for r in recs) == [4, 8]
     for name in ("ablation.md", "ablation.tex", "ablation.csv", "ablation.png", "ablation.pdf"):
         assert (out / name).stat().st_size > 0, name
     table = (out / "ablation.md").read_text()
@@ -83,7 +83,7 @@ def test_seeds_give_mean_and_std(tmp_path, plugin):
     out = tmp_path / "abl"
     argv = _argv(out, "--param", "emb_dim", "--values", "4", "--models", "counted-pop")
     assert ablate.main([*argv, "--seeds", "0,1", "--plugins", "counted_plugin"]) == 0
-    assert sorted(r["config"]["seed"] for r in records.read_records(out)) == [0, 1]
+    assert sorted(r.seed for r in records.read_records(out)) == [0, 1]
     assert "±" in (out / "ablation.md").read_text()
 
 
@@ -94,17 +94,17 @@ def test_alpha_grid_fits_each_model_once_and_alpha_zero_is_the_plain_run(tmp_pat
     argv = _argv(out, "--param", "alpha", "--values", "0,0.5,2", "--models", "counted-pop")
     assert ablate.main([*argv, "--plugins", "counted_plugin"]) == 0
     assert _fits(plugin) == ["8", "8"]  # one fit for the plain run, one for the whole grid
-    recs = {r["config"]["alpha"]: r for r in records.read_records(out)}
-    assert recs[0.0]["reused_model_of"] is None and recs[2.0]["reused_model_of"]
-    assert recs[2.0]["timings"]["fit_seconds"] == 0.0
+    recs = {r.config.protocol.alpha: r for r in records.read_records(out)}
+    assert recs[0.0].raw["reused_model_of"] is None and recs[2.0].raw["reused_model_of"]
+    assert recs[2.0].raw["timings"]["fit_seconds"] == 0.0
     plain_rec = records.read_records(plain)[0]
-    assert plain_rec["run_id"] == recs[0.0]["run_id"]
-    a = records.read_ranks(records.record_path(plain, plain_rec["run_id"]))
-    b = records.read_ranks(records.record_path(out, recs[0.0]["run_id"]))
+    assert plain_rec.run_id == recs[0.0].run_id
+    a = records.read_ranks(records.record_path(plain, plain_rec.run_id))
+    b = records.read_ranks(records.record_path(out, recs[0.0].run_id))
     assert np.array_equal(a["full.test"], b["full.test"])
     assert np.array_equal(a["top_items.test"], b["top_items.test"])
     # the penalty pushes recommendations towards the long tail
-    tail = [recs[a]["metrics"]["full"]["test"]["long_tail@10"] for a in (0.0, 0.5, 2.0)]
+    tail = [recs[a].metrics["full"]["test"]["long_tail@10"] for a in (0.0, 0.5, 2.0)]
     assert tail[-1] > tail[0]
     # a new α value later re-ranks the saved model: still no new fit
     assert ablate.main([*argv[:-4], "--values", "1", "--models", "counted-pop",
@@ -112,6 +112,7 @@ def test_alpha_grid_fits_each_model_once_and_alpha_zero_is_the_plain_run(tmp_pat
     assert _fits(plugin) == ["8", "8"]
 
 
+@pytest.mark.slow
 def test_killed_ablation_resumes_with_only_the_missing_points(tmp_path, plugin):
     out = tmp_path / "abl"
     argv = [
@@ -122,24 +123,25 @@ def test_killed_ablation_resumes_with_only_the_missing_points(tmp_path, plugin):
     env = {**os.environ, "PYTHONPATH": f"{plugin.parent}{os.pathsep}{ROOT}"}
     killed = subprocess.run(argv, env={**env, "KILL_AT_EMB_DIM": "16"}, capture_output=True)
     assert killed.returncode != 0
-    done = {r["params"]["emb_dim"]: r["created"] for r in records.read_records(out)}
+    done = {r.params["emb_dim"]: r.raw["created"] for r in records.read_records(out)}
     assert sorted(done) == [2, 4]
     assert not list((out / "runs").glob(".*.tmp"))  # nothing half-written
     finished = subprocess.run(argv, env=env, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert _fits(plugin) == ["2", "4", "16", "32"]  # 2 and 4 were not fitted again
-    again = {r["params"]["emb_dim"]: r["created"] for r in records.read_records(out)}
+    again = {r.params["emb_dim"]: r.raw["created"] for r in records.read_records(out)}
     assert sorted(again) == [2, 4, 16, 32]
     assert all(again[v] == done[v] for v in (2, 4))
     assert (out / "ablation.png").exists()
 
 
+@pytest.mark.slow
 def test_parallel_processes_give_the_same_records_as_one_process(tmp_path):
     common = ["--param", "emb_dim", "--values", "8,16", "--models", "mlp", "--epochs", "1"]
     assert ablate.main(_argv(tmp_path / "one", *common)) == 0
     assert ablate.main(_argv(tmp_path / "two", *common, "--jobs", "2")) == 0
-    one = {r["run_id"]: r["metrics"] for r in records.read_records(tmp_path / "one")}
-    two = {r["run_id"]: r["metrics"] for r in records.read_records(tmp_path / "two")}
+    one = {r.run_id: r.metrics for r in records.read_records(tmp_path / "one")}
+    two = {r.run_id: r.metrics for r in records.read_records(tmp_path / "two")}
     assert one.keys() == two.keys()
     for key in one:
         assert json.dumps(one[key]["full"], sort_keys=True) == json.dumps(
@@ -147,6 +149,7 @@ def test_parallel_processes_give_the_same_records_as_one_process(tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_ray_executor_runs_a_tiny_grid(tmp_path):
     pytest.importorskip("ray")
     argv = _argv(tmp_path / "ray", "--param", "alpha", "--values", "0,1", "--models", "pop")
@@ -154,6 +157,7 @@ def test_ray_executor_runs_a_tiny_grid(tmp_path):
     assert len(records.read_records(tmp_path / "ray")) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
     [

@@ -42,6 +42,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_one_line_exit_two_nothing_written(tmp_path, case):
     args, expected = CASES[case]

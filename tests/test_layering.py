@@ -36,3 +36,31 @@ def test_implicit_is_imported_only_where_it_is_wrapped():
         p.name for pkg in ALLOWED for p in (ROOT / pkg).glob("*.py") if "implicit" in _imports(p)
     }
     assert users <= {"itemknn.py", "mf.py"}
+
+
+def _benchmark_imports(path: Path) -> set[str]:
+    """Modules of `benchmark` that a file imports, at any depth (function-level imports too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("benchmark"):
+            if node.module == "benchmark":
+                names.update(a.name for a in node.names)
+            else:
+                names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names.update(
+                a.name.split(".")[1] for a in node.names if a.name.startswith("benchmark.")
+            )
+    return names
+
+
+def test_benchmark_has_no_import_cycle():
+    graph = {p.stem: _benchmark_imports(p) for p in (ROOT / "benchmark").glob("*.py")}
+
+    def visit(module, trail):
+        assert module not in trail, " -> ".join([*trail, module])
+        for child in graph.get(module, ()):
+            visit(child, (*trail, module))
+
+    for module in graph:
+        visit(module, ())

@@ -8,13 +8,12 @@ import pytest
 import torch
 from conftest import synthetic_world
 
-from benchmark.registry import create_model, get_model_class, list_models
+from benchmark.models import create_model, get_model_class, list_models
 from protocols.evaluate import rank_targets
 from protocols.metrics import summarise
 from protocols.negatives import draw_candidates
 from protocols.sequences import last_items
 from protocols.types import UserBatch
-from seqmodels.base import SequenceModel
 
 FAST = {  # smaller settings so the whole contract suite runs in seconds
     "mf-als": {"iterations": 5},
@@ -30,13 +29,26 @@ def world():
 
 
 def _fast(name):
-    if issubclass(get_model_class(name), SequenceModel):
+    if get_model_class(name).uses_seq_len:  # the deep models
         return {"epochs": 8, "emb_dim": 32, "lr": 3e-3}
     return FAST.get(name, {})
 
 
 def _fitted(name, fit_data):
     return create_model(name, **_fast(name)).fit(fit_data)
+
+
+@pytest.fixture(scope="module")
+def fitted(world):
+    """Each model fitted once for the whole module (the determinism test fits a second one)."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _fitted(name, world[2])
+        return cache[name]
+
+    return get
 
 
 def _batch(split, rows, seq_len=10):
@@ -49,9 +61,9 @@ def _batch(split, rows, seq_len=10):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_scores_have_the_contract_shape(name, world):
+def test_scores_have_the_contract_shape(name, world, fitted):
     data, split, fit_data = world
-    model = _fitted(name, fit_data)
+    model = fitted(name)
     scores = model.score(_batch(split, np.arange(17)))
     assert isinstance(scores, torch.Tensor) and scores.is_floating_point()
     assert tuple(scores.shape) == (17, data.n_items + 1)
@@ -59,9 +71,9 @@ def test_scores_have_the_contract_shape(name, world):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_batch_scores_equal_per_user_scores(name, world):
+def test_batch_scores_equal_per_user_scores(name, world, fitted):
     data, split, fit_data = world
-    model = _fitted(name, fit_data)
+    model = fitted(name)
     rows = np.arange(12)
     together = model.score(_batch(split, rows))
     alone = torch.cat([model.score(_batch(split, rows[[k]])) for k in range(len(rows))])
@@ -69,20 +81,20 @@ def test_batch_scores_equal_per_user_scores(name, world):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_same_seed_same_scores(name, world):
+def test_same_seed_same_scores(name, world, fitted):
     data, split, fit_data = world
     batch = _batch(split, np.arange(10))
-    first = _fitted(name, fit_data).score(batch)
+    first = fitted(name).score(batch)
     second = _fitted(name, fit_data).score(batch)
     torch.testing.assert_close(first[:, 1:], second[:, 1:], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_every_model_finds_the_planted_signal(name, world):
+def test_every_model_finds_the_planted_signal(name, world, fitted):
     # synthetic data has Zipf popularity and cluster structure; a random ranking of
     # 1 target among 51 candidates has HR@10 = 10/51, about 0.196
     data, split, fit_data = world
-    model = _fitted(name, fit_data)
+    model = fitted(name)
     negatives = draw_candidates(data, split, 50, "uniform", seed=0)
     ranks = rank_targets(model, split.valid, data.n_items, 10, negatives)
     assert summarise(ranks.sampled, (10,))["HR@10"] > 0.3
@@ -99,11 +111,11 @@ def test_params_are_frozen_dataclasses_with_defaults(name):
 
 
 @pytest.mark.parametrize("name", list_models())
-def test_a_saved_model_scores_exactly_like_the_fitted_one(name, world):
+def test_a_saved_model_scores_exactly_like_the_fitted_one(name, world, fitted):
     from benchmark.executors import model_from_bytes, model_to_bytes
 
     _, split, fit_data = world
-    model = _fitted(name, fit_data)
+    model = fitted(name)
     blob = model_to_bytes(model)
     assert blob is not None, f"{name} cannot be pickled: α runs would have to refit it"
     batch = _batch(split, np.arange(23))

@@ -1,6 +1,5 @@
 """End to end: the command line on synthetic data, records, resume, plugins and reports."""
 
-import dataclasses
 import json
 import sys
 import textwrap
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmark import records, report, run
-from benchmark.config import RunConfig
+from benchmark.api import build_config, run_configs
 from benchmark.pipeline import prepare
 from protocols import registry
 
@@ -36,7 +35,7 @@ def _run(tmp_path, *extra):
 def test_run_writes_complete_records(tmp_path):
     assert _run(tmp_path, "--models", "pop,itemknn") == 0
     recs = records.read_records(tmp_path / "out")
-    assert sorted(r["model"] for r in recs) == ["itemknn", "pop"]
+    assert sorted(r.model for r in recs) == ["itemknn", "pop"]
     rec = recs[0]
     for key in (
         "schema_version",
@@ -49,19 +48,18 @@ def test_run_writes_complete_records(tmp_path):
         "timings",
         "device",
         "environment",
+        "code",
     ):
-        assert key in rec
+        assert key in rec.raw
+    assert rec.config.model.code == rec.code and rec.config.device == "cpu"
     for protocol in ("sampled", "full"):
         for part in ("valid", "test"):
-            assert 0.0 <= rec["metrics"][protocol][part]["HR@10"] <= 1.0
-            assert (
-                rec["metrics"][protocol][part]["Recall@10"]
-                == rec["metrics"][protocol][part]["HR@10"]
-            )
-    assert rec["protocol"]["ties"].startswith("pessimistic")
-    assert rec["dataset"]["sha256"] and rec["dataset"]["users"] > 0
-    ranks = records.read_ranks(records.record_path(tmp_path / "out", rec["run_id"]))
-    assert ranks["full.test"].shape == (rec["metrics"]["full"]["test"]["users"], 1)
+            assert 0.0 <= rec.metrics[protocol][part]["HR@10"] <= 1.0
+            assert rec.metrics[protocol][part]["Recall@10"] == rec.metrics[protocol][part]["HR@10"]
+    assert rec.raw["protocol"]["ties"].startswith("pessimistic")
+    assert rec.dataset["sha256"] and rec.dataset["users"] > 0
+    ranks = records.read_ranks(records.record_path(tmp_path / "out", rec.run_id))
+    assert ranks["full.test"].shape == (rec.metrics["full"]["test"]["users"], 1)
 
 
 def test_records_resume_instead_of_rerunning(tmp_path):
@@ -76,21 +74,22 @@ def test_records_resume_instead_of_rerunning(tmp_path):
 
 
 def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
-    base = RunConfig(dataset=SYNTH, seq_len=8, num_negatives=50)
-    first = prepare(dataclasses.replace(base, model="pop"))[3]
-    second = prepare(dataclasses.replace(base, model="itemknn", params=(("neighbours", 5),)))[3]
+    base = build_config("pop", dataset=SYNTH, seq_len=8, num_negatives=50)
+    first = prepare(base).negatives
+    second = prepare(build_config("itemknn", {"neighbours": 5}, dataset=SYNTH, seq_len=8,
+                                  num_negatives=50)).negatives  # fmt: skip
     assert first is not second and np.array_equal(first, second)  # read back from the store
     monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh"))  # a new run, nothing stored
-    assert np.array_equal(prepare(dataclasses.replace(base, model="gru"))[3], first)
-    other_seed = prepare(dataclasses.replace(base, seed=1))[3]
+    assert np.array_equal(prepare(base.replace(device="cpu")).negatives, first)
+    other_seed = prepare(base.replace(seed=1)).negatives
     assert not np.array_equal(other_seed, first)
 
 
 def test_same_seed_same_metrics(tmp_path):
     assert _run(tmp_path, "--models", "itemknn") == 0
     assert _run(tmp_path, "--models", "itemknn", "--out", str(tmp_path / "again")) == 0
-    a = records.read_records(tmp_path / "out")[0]["metrics"]
-    b = records.read_records(tmp_path / "again")[0]["metrics"]
+    a = records.read_records(tmp_path / "out")[0].metrics
+    b = records.read_records(tmp_path / "again")[0].metrics
     assert a == b
 
 
@@ -98,8 +97,8 @@ def test_param_reaches_the_model_and_changes_the_run_id(tmp_path):
     assert _run(tmp_path, "--models", "itemknn", "--param", "neighbours=5") == 0
     assert _run(tmp_path, "--models", "itemknn") == 0
     recs = records.read_records(tmp_path / "out")
-    assert sorted(r["params"]["neighbours"] for r in recs)[0] == 5
-    assert len({r["run_id"] for r in recs}) == 2
+    assert sorted(r.params["neighbours"] for r in recs)[0] == 5
+    assert len({r.run_id for r in recs}) == 2
 
 
 def test_plugin_model_runs_through_the_protocol(tmp_path, monkeypatch):
@@ -146,7 +145,7 @@ def test_plugin_model_runs_through_the_protocol(tmp_path, monkeypatch):
         == 0
     )
     rec = records.read_records(tmp_path / "out")[0]
-    assert rec["model"] == "plugin-last-item" and rec["params"] == {"bonus": 2.0}
+    assert rec.model == "plugin-last-item" and rec.params == {"bonus": 2.0}
     sys.modules.pop("my_plugin_model", None)
 
 
@@ -158,7 +157,8 @@ def test_report_renders_all_formats(tmp_path, capsys):
     tex = (tmp_path / "out" / "table.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{" in tex
     csv_lines = (tmp_path / "out" / "table.csv").read_text().strip().splitlines()
-    assert len(csv_lines) == 3 and csv_lines[0].startswith("model,")
+    assert csv_lines[0] == "dataset,model,protocol,split,metric,mean,std,n,p_holm,significant"
+    assert len(csv_lines) == 1 + 2 * 6  # two models, six columns, one line per number
 
 
 def test_record_json_is_plain_json(tmp_path):
@@ -167,6 +167,7 @@ def test_record_json_is_plain_json(tmp_path):
     parsed = json.loads(path.read_text())
     assert isinstance(parsed["metrics"]["sampled"]["test"]["NDCG@10"], float)
     assert np.isfinite(parsed["timings"]["fit_seconds"])
+    assert parsed["config"]["data"]["dataset"] == SYNTH and parsed["config"]["model"]["code"]
 
 
 @pytest.mark.parametrize("split", ["temporal"])
@@ -174,23 +175,23 @@ def test_temporal_split_runs(tmp_path, split):
     assert _run(tmp_path, "--models", "pop", "--split", split) == 0
     rec = records.read_records(tmp_path / "out")[0]
     assert (
-        rec["protocol"]["split"] == "temporal"
-        and "cutoff_timestamp" in rec["protocol"]["split_info"]
+        rec.raw["protocol"]["split"] == "temporal"
+        and "cutoff_timestamp" in rec.raw["protocol"]["split_info"]
     )
 
 
 def test_records_hold_beyond_accuracy_estimates_and_analysis_inputs(tmp_path):
     assert _run(tmp_path, "--models", "pop,itemknn") == 0
     for rec in records.read_records(tmp_path / "out"):
-        full = rec["metrics"]["full"]["test"]
+        full = rec.metrics["full"]["test"]
         for name in ("coverage@10", "long_tail@10", "ARP@10", "Gini@10"):
             assert np.isfinite(full[name]), name
         assert 0 < full["coverage@10"] <= 1 and 0 <= full["long_tail@10"] <= 1
-        est = rec["metrics"]["estimated_full"]["test"]["HR@10"]
+        est = rec.metrics["estimated_full"]["test"]["HR@10"]
         assert abs(est - full["HR@10"]) < abs(
-            rec["metrics"]["sampled"]["test"]["HR@10"] - full["HR@10"]
+            rec.metrics["sampled"]["test"]["HR@10"] - full["HR@10"]
         )
-        ranks = records.read_ranks(records.record_path(tmp_path / "out", rec["run_id"]))
+        ranks = records.read_ranks(records.record_path(tmp_path / "out", rec.run_id))
         assert ranks["targets.test"].shape == ranks["full.test"].shape
         assert len(ranks["history_lengths.test"]) == len(ranks["users.test"])
 
@@ -221,3 +222,105 @@ def test_report_only_keeps_matching_runs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "pop (alpha=0.5)" in printed and "itemknn" not in printed
     assert report.main([str(tmp_path / "out"), "--only", "alpha=3"]) == 2
+
+
+PLUGIN = """
+import dataclasses
+import torch
+from protocols.interface import Recommender
+from protocols.registry import register_model
+
+@register_model("plugin-bias")
+class Bias(Recommender):
+    @dataclasses.dataclass(frozen=True)
+    class Params:
+        bias: float = BIAS
+
+    def fit(self, data):
+        self.n_items_ = data.n_items
+        return self
+
+    def score(self, batch):
+        scores = torch.arange(self.n_items_ + 1, dtype=torch.float32) * self.params.bias
+        return scores.expand(len(batch), -1).clone()
+"""
+
+
+@pytest.fixture
+def bias_plugin(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+
+    def write(bias: str) -> None:
+        (tmp_path / "bias_plugin.py").write_text(PLUGIN.replace("BIAS", bias))
+        sys.modules.pop("bias_plugin", None)
+        registry._MODELS.pop("plugin-bias", None)
+
+    yield write
+    sys.modules.pop("bias_plugin", None)
+
+
+def test_changed_plugin_default_is_a_new_run_not_a_stale_record(tmp_path, bias_plugin):
+    argv = ["--models", "plugin-bias", "--plugins", "bias_plugin"]
+    bias_plugin("1.0")
+    assert _run(tmp_path, *argv) == 0
+    bias_plugin("-2.5")  # the default changed in the code; the command line did not
+    assert _run(tmp_path, *argv) == 0
+    recs = records.read_records(tmp_path / "out")
+    assert sorted(r.params["bias"] for r in recs) == [-2.5, 1.0]
+    assert len({r.code for r in recs}) == 2
+    assert report.main([str(tmp_path / "out")]) == 2  # two codes of one model in one table
+
+
+def test_nan_scores_end_with_one_line_and_exit_2(tmp_path, bias_plugin, capsys):
+    bias_plugin("float('nan')")
+    assert _run(tmp_path, "--models", "plugin-bias", "--plugins", "bias_plugin") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and "NaN" in err[-1]
+    assert not list((tmp_path / "out").glob("runs/*.json"))
+
+
+def test_plugins_are_imported_before_help_lists_the_models(tmp_path, bias_plugin, capsys):
+    bias_plugin("1.0")
+    with pytest.raises(SystemExit):
+        run.main(["--plugins", "bias_plugin", "--help"])
+    assert "plugin-bias" in capsys.readouterr().out
+
+
+def test_seeds_run_every_seed(tmp_path):
+    assert _run(tmp_path, "--models", "pop", "--seeds", "0,1,2") == 0
+    assert sorted(r.seed for r in records.read_records(tmp_path / "out")) == [0, 1, 2]
+
+
+def test_experiment_file_expands_and_the_command_line_overrides(tmp_path):
+    study = tmp_path / "study.toml"
+    study.write_text(
+        f'dataset = "{SYNTH}"\n'
+        'models = ["pop", "itemknn"]\n'
+        "seeds = [0, 1]\n"
+        "seq_len = 8\n"
+        "num_negatives = 50\n"
+        "[params.itemknn]\n"
+        "neighbours = 7\n"
+    )
+    out = tmp_path / "study"
+    assert run.main(["--config", str(study), "--out", str(out), "--device", "cpu"]) == 0
+    recs = records.read_records(out)
+    assert sorted((r.model, r.seed) for r in recs) == [
+        ("itemknn", 0), ("itemknn", 1), ("pop", 0), ("pop", 1),
+    ]  # fmt: skip
+    assert {r.params["neighbours"] for r in recs if r.model == "itemknn"} == {7}
+    assert {r.config.protocol.seq_len for r in recs} == {8}
+    flags = ["--config", str(study), "--out", str(out), "--models", "itemknn", "--seeds", "0"]
+    assert run.main([*flags, "--param", "neighbours=3", "--num-negatives", "40"]) == 0
+    newest = [r for r in records.read_records(out) if r.params.get("neighbours") == 3]
+    assert len(newest) == 1 and newest[0].config.protocol.num_negatives == 40
+
+
+def test_python_api_builds_runs_and_reads_records(tmp_path):
+    config = build_config("itemknn", {"neighbours": 5}, dataset=SYNTH, seq_len=8, num_negatives=50)
+    assert config.model.changed == ("neighbours",) and config.protocol.seq_len == 8
+    (record,) = run_configs([config.replace(device="cpu")], str(tmp_path / "api"))
+    assert record.metric("full", "test", "HR@10") == records.read_records(tmp_path / "api")[
+        0
+    ].metric("full", "test", "HR@10")

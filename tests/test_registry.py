@@ -3,7 +3,7 @@
 import pytest
 
 from baselines.popularity import Popularity
-from benchmark.registry import UnknownModelError, create_model, list_models, register_model
+from benchmark.models import UnknownModelError, create_model, list_models, register_model
 
 EXPECTED = [
     "bert4rec",
@@ -46,19 +46,46 @@ def test_none_keeps_the_default():
 
 
 def test_command_line_values_take_the_field_type():
-    import typing
+    from benchmark.models import model_config
 
-    from benchmark.config import parse_params
-    from benchmark.registry import model_param_fields
-    from seqmodels.cnn import CNNParams
+    given = {"dilations": "1,2", "lr": "0.01", "all_windows": "false", "epochs": "3"}
+    config = model_config("cnn", given)
+    params = dict(config.params)
+    assert {k: params[k] for k in given} == {
+        "dilations": (1, 2),
+        "lr": 0.01,
+        "all_windows": False,
+        "epochs": 3,
+    }
+    assert set(config.changed) <= set(given) and "epochs" in config.changed
 
-    hints = typing.get_type_hints(CNNParams)
-    parsed = dict(
-        parse_params(
-            "cnn",
-            ["dilations=1,2", "lr=0.01", "all_windows=false", "epochs=3"],
-            model_param_fields("cnn"),
-            hints,
-        )
-    )
-    assert parsed == {"dilations": (1, 2), "lr": 0.01, "all_windows": False, "epochs": 3}
+
+def test_resolved_parameters_include_the_defaults_and_the_code():
+    from benchmark.models import model_config, model_param_fields
+
+    config = model_config("itemknn", {})
+    assert dict(config.params).keys() == model_param_fields("itemknn").keys()
+    assert config.changed == () and config.code.startswith("seqrec-bench ")
+    assert model_config("gru", {}).code != model_config("cnn", {}).code
+
+
+def test_unknown_parameter_is_an_input_error():
+    from benchmark.models import model_config
+    from protocols.errors import InputError
+
+    with pytest.raises(InputError, match="no parameter 'bogus'"):
+        model_config("itemknn", {"bogus": "1"})
+
+
+def test_unknown_model_hints_at_plugins():
+    with pytest.raises(UnknownModelError, match="--plugins"):
+        create_model("my-model")
+
+
+def test_class_attributes_say_baseline_and_seq_len():
+    from benchmark.models import get_model_class
+
+    for name in list_models():
+        cls = get_model_class(name)
+        assert cls.is_baseline == (name in {"pop", "personal-topk", "itemknn", "mf-als", "mf-bpr"})
+        assert cls.uses_seq_len == (name in {"mlp", "cnn", "gru", "sasrec"})

@@ -1,35 +1,36 @@
 """Significance marks, Holm's correction and the paper tables, on hand-made records."""
 
+import csv
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmark import records, report
+from benchmark.config import ModelConfig, RunConfig
 from benchmark.significance import holm, paired_p_value
 from protocols import metrics
+from protocols.errors import InputError
 
 
-def _record(out, model, full_ranks, seed=0, users=None):
+def _record(
+    out, model, full_ranks, seed=0, users=None, code="seqrec-bench 0.1.0 / x", dataset="hand-made"
+):
     users = np.arange(len(full_ranks)) if users is None else users
     ranks = np.asarray(full_ranks)[:, None]
+    config = RunConfig(model=ModelConfig(model, (), (), code), seed=seed).replace(seq_len=10)
     record = {
         "run_id": f"{model}-{seed}",
         "model": model,
         "params": {},
-        "config": {
-            "params": {},
-            "alpha": 0.0,
-            "seed": seed,
-            "split": "loo",
-            "targets_per_user": 1,
-            "seq_len": 10,
-            "num_negatives": 100,
-            "negative_sampler": "uniform",
-        },
+        "code": code,
+        "model_info": {"is_baseline": model in ("pop", "itemknn")},
+        "config": config.to_dict(),
         "dataset": {
-            "name": "hand-made",
+            "name": dataset,
             "sha256": "x",
             "users": 300,
             "items": 90,
@@ -114,3 +115,72 @@ def test_latex_compiles(hand_made_runs, tmp_path):
         timeout=120,
     )
     assert result.returncode == 0, result.stdout[-2000:]
+
+
+def test_tidy_csv_sample_std_declared_order_and_file_mode(hand_made_runs):
+    report.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
+    rows = list(csv.DictReader((hand_made_runs / "table.csv").open()))
+    assert list(rows[0]) == report.TIDY_HEADER
+    assert [r["model"] for r in rows[::2]] == ["pop", "itemknn", "gru", "sasrec"]  # baselines first
+    gru = next(r for r in rows if r["model"] == "gru" and r["metric"] == "NDCG@10")
+    values = [
+        rec.metric("full", "test", "NDCG@10")
+        for rec in records.read_records(hand_made_runs)
+        if rec.model == "gru"
+    ]
+    assert float(gru["std"]) == pytest.approx(np.std(values, ddof=1)) and gru["n"] == "2"
+    assert gru["significant"] == "True" and float(gru["p_holm"]) < 0.05
+    for name in ("table.csv", "table.tex", "table.md"):
+        assert (hand_made_runs / name).stat().st_mode & 0o777 == 0o644 & ~_umask()
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_latex_numbers_right_aligned_best_bold_second_underlined(hand_made_runs):
+    report.write_tables(hand_made_runs, ("full:NDCG@10",), "test")
+    tex = (hand_made_runs / "table.tex").read_text()
+    assert "\\begin{tabular}{lr}" in tex
+    assert "gru* & \\textbf{" in tex and "\\underline{" in tex
+
+
+def test_several_folders_give_data_sets_as_column_groups(tmp_path):
+    for name, shift in (("a", 0), ("b", 3)):
+        rng = np.random.default_rng(1)
+        for model in ("pop", "gru"):
+            ranks = rng.integers(0, 40, size=100) + shift
+            _record(tmp_path / name, model, ranks, dataset=f"data-{name}")
+    text = report.write_tables([tmp_path / "a", tmp_path / "b"], ("full:HR@10",), "test")
+    assert "data-a full:HR@10" in text and "data-b full:HR@10" in text
+    tex = (tmp_path / "a" / "table.tex").read_text()
+    assert "\\multicolumn{1}{c}{data-a}" in tex and "\\cmidrule" in tex
+    rows = list(csv.DictReader((tmp_path / "a" / "table.csv").open()))
+    assert {r["dataset"] for r in rows} == {"data-a", "data-b"}
+
+
+def test_mixed_code_is_refused_unless_allowed(tmp_path):
+    ranks = np.arange(50) % 20
+    _record(tmp_path, "gru", ranks, seed=0, code="seqrec-bench 0.1.0 / old")
+    _record(tmp_path, "gru", ranks, seed=1, code="seqrec-bench 0.1.0 / new")
+    with pytest.raises(InputError, match="gru-0 has seqrec-bench 0.1.0 / old"):
+        report.write_tables(tmp_path, ("full:HR@10",), "test")
+    assert report.main([str(tmp_path), "--columns", "full:HR@10"]) == 2
+    assert report.main([str(tmp_path), "--columns", "full:HR@10", "--allow-mixed"]) == 0
+
+
+def test_report_loads_neither_torch_nor_a_model(hand_made_runs):
+    code = (
+        "import sys; from benchmark import report; "
+        f"assert report.main([{str(hand_made_runs)!r}]) == 0; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'baselines', 'seqmodels', 'implicit')]; "
+        "assert not bad, bad"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -6,7 +6,7 @@ from conftest import synthetic_world
 from torch import nn
 
 from baselines.popularity import Popularity
-from benchmark.registry import create_model
+from benchmark.models import create_model
 from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg

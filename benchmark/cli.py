@@ -1,0 +1,266 @@
+"""The command line: flags generated from the configuration fields, experiment files, the
+one-line error guard, device resolution and routing of model parameters.
+
+Imports neither torch nor a model at module level (`benchmark.report` uses the guard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import logging
+import os
+import sys
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import RunConfig, flag, option_fields
+from protocols.errors import InputError, SeqrecError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# Model parameters common enough to have their own flag; `--emb-dim 32` = `--param emb_dim=32`.
+SHORTCUTS = (
+    "emb_dim",
+    "hidden",
+    "layers",
+    "dropout",
+    "lr",
+    "batch_size",
+    "epochs",
+    "patience",
+    "loss",
+    "neg_ratio",
+)
+# Experiment-file keys that are not configuration fields (see `load_study`).
+STUDY_KEYS = ("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """Bad input and failed runs end with one line on stderr and exit code 2, no traceback."""
+
+    def wrapper(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except SeqrecError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+
+    return wrapper
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def import_plugins(spec: str | list[str]) -> None:
+    names = spec.split(",") if isinstance(spec, str) else spec
+    for module in filter(None, (m.strip() for m in names)):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise InputError(f"--plugins: cannot import {module!r}: {error}") from None
+
+
+def resolve_device(name: str) -> str:
+    """`auto` becomes a concrete device once, here; the record stores the result."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cpu":  # no more threads than cores this process may use
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        torch.set_num_threads(min(torch.get_num_threads(), cores or 1))
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"--device {name}: no CUDA device is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise InputError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    return name
+
+
+def early_options(argv: list[str] | None) -> argparse.Namespace:
+    """--plugins and --config, read before the full parser exists: a plugin's models must be
+    registered before `--help` lists them."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--plugins", default="")
+    pre.add_argument("--config", type=Path, default=None)
+    known, _ = pre.parse_known_args(argv)
+    study = load_study(known.config) if known.config else {}
+    import_plugins(study.get("plugins", []))
+    import_plugins(known.plugins)
+    return known
+
+
+def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param") -> None:
+    """Every configuration field as a flag, plus the execution options. Defaults are None so
+    that an experiment file's value stands unless the flag is given."""
+    for name, (_, f) in option_fields().items():
+        if not f.metadata["cli"]:
+            continue
+        shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        parser.add_argument(
+            "--" + flag(name),
+            dest=name,
+            default=None,
+            choices=f.metadata["choices"],
+            help=f"{f.metadata['help']} (default {shown})".replace("%", "%%"),
+        )
+    a = parser.add_argument
+    a("--seeds", default=None, help="comma-separated seeds, one run each (default: --seed)")
+    a("--config", type=Path, default=None, help="an experiment file (TOML); flags override it")
+    add_model_shortcuts(parser)
+    a(param_flag, dest="param", action="append", default=[], metavar="KEY=VALUE",
+      help="model parameter (repeatable); MODEL:KEY=VALUE targets one model")  # fmt: skip
+    a("--plugins", default="", help="comma-separated modules to import first (their models)")
+    a(
+        "--out",
+        default=None,
+        help="output folder; records go to OUT/runs/ (default results/default)",
+    )
+    a("--force", action="store_true", default=None, help="re-run even when a record exists")
+    a("--jobs", type=int, default=None, help="run models in N local processes (default 1)")
+    a("--executor", default=None, choices=["local", "ray"],
+      help="local processes, or Ray tasks (pip install 'seqrec-bench[ray]')")  # fmt: skip
+    a("--ray-address", default=None, help="Ray cluster to join (default: start a local one)")
+    a("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def add_model_shortcuts(parser: argparse.ArgumentParser) -> None:
+    from benchmark.models import list_models, model_param_fields
+
+    group = parser.add_argument_group("model parameters (each model keeps its own default)")
+    for key in SHORTCUTS:
+        defaults: dict[str, list[str]] = {}
+        for name in list_models():
+            fields = model_param_fields(name)
+            if key in fields:
+                defaults.setdefault(repr(fields[key].default), []).append(name)
+        shown = "; ".join(f"{', '.join(ms)}: {d}" for d, ms in defaults.items())
+        group.add_argument("--" + flag(key), dest=key, default=None, help=f"defaults: {shown}")
+
+
+def load_study(path: Path) -> dict[str, Any]:
+    """An experiment file: run options (`dataset`, `min_rating`, ...), `models`, `seeds`,
+    shortcut parameters (`epochs`, ...), `[params]` for every model, `[params.MODEL]` for one."""
+    try:
+        study = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise InputError(f"--config {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"--config {path}: {error}") from None
+    known = set(option_fields()) | set(SHORTCUTS) | set(STUDY_KEYS)
+    unknown = sorted(set(study) - known)
+    if unknown:
+        raise InputError(f"--config {path}: unknown key {unknown[0]!r}")
+    return study
+
+
+def as_list(value: Any) -> list:
+    """`"a,b"` or `["a", "b"]` or `3` -> a list."""
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def merged(args: argparse.Namespace) -> dict[str, Any]:
+    """The experiment file's values overridden by the flags that were given."""
+    study = load_study(args.config) if args.config else {}
+    values = dict(study)
+    for name in [*option_fields(), *SHORTCUTS, "out", "force", "jobs", "executor", "seeds"]:
+        given = getattr(args, name, None)
+        if given is not None:
+            values[name] = given
+    if getattr(args, "seed", None) is not None and args.seeds is None:
+        values["seeds"] = [args.seed]
+    if getattr(args, "models", None) is not None:
+        values["models"] = args.models
+    params = study.get("params", {})
+    values["param_pairs"] = _study_pairs(params) + [
+        f"{k}={values[k]}" for k in SHORTCUTS if k in values
+    ]
+    values["param_pairs"] += list(args.param)
+    return values
+
+
+def _study_pairs(params: dict) -> list[str]:
+    pairs = []
+    for key, value in params.items():
+        if isinstance(value, dict):  # [params.MODEL]
+            pairs += [(key, k, v) for k, v in value.items()]
+        else:
+            pairs.append((None, key, value))
+    return [(f"{m}:" if m else "") + f"{k}={_text(v)}" for m, k, v in pairs]
+
+
+def _text(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def route_params(models: list[str], pairs: list[str]) -> dict[str, dict[str, str]]:
+    """`key=value` goes to every model having that parameter, `model:key=value` to one."""
+    from benchmark.models import model_param_fields
+
+    routed: dict[str, dict[str, str]] = {m: {} for m in models}
+    for pair in pairs:
+        target, colon, rest = pair.partition(":")
+        if colon and target in routed:
+            pair, takers = rest, [target]
+        else:
+            takers = [m for m in models if pair.partition("=")[0] in model_param_fields(m)]
+        key, eq, value = pair.partition("=")
+        if not eq:
+            raise InputError(f"--param expects key=value, got {pair!r}")
+        if not takers:
+            raise InputError(f"--param {pair}: none of {', '.join(models)} has parameter {key!r}")
+        for m in takers:
+            routed[m][key] = value
+    return routed
+
+
+def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
+    """One validated RunConfig per (data set, model, seed); every check before anything runs."""
+    from benchmark.models import get_model_class, list_models, model_config
+
+    wanted = as_list(values.get("models", "all"))
+    names = list_models() if wanted == ["all"] else wanted
+    for name in names:
+        get_model_class(name)  # unknown names fail here, with the known ones listed
+    routed = route_params(names, values["param_pairs"])
+    models = [model_config(name, routed[name]) for name in names]
+    options = {k: v for k, v in values.items() if k in option_fields() and k != "seed"}
+    options["device"] = resolve_device(str(options.get("device", "auto")))
+    dataset = options.pop("dataset", RunConfig().data.dataset)  # a list only from a file
+    datasets = list(dataset) if isinstance(dataset, list | tuple) else [dataset]
+    seeds = _seeds(values.get("seeds", [RunConfig().seed]))
+    return [
+        RunConfig(model=model).replace(**options, dataset=dataset, seed=seed).validate()
+        for dataset, model, seed in itertools.product(datasets, models, seeds)
+    ]
+
+
+def _seeds(value: Any) -> list[int]:
+    try:
+        return sorted({int(s) for s in as_list(value)})
+    except (TypeError, ValueError):
+        raise InputError(f"--seeds expects comma-separated integers, got {value!r}") from None
+
+
+def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
+    return configs_from_values(merged(args))

@@ -1,0 +1,89 @@
+"""The model-creation side: every built-in model registered, and a run's model resolved.
+
+`model_config` checks the given parameters against the model's `Params` dataclass, fills in the
+defaults and fingerprints the code, so a record always names the parameters and code it ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+import typing
+from importlib import metadata
+from typing import Any
+
+import baselines  # noqa: F401  (registers the baselines)
+import seqmodels  # noqa: F401  (registers the sequence models)
+from benchmark.config import ModelConfig, read_value
+from protocols.errors import InputError
+from protocols.registry import (
+    UnknownModelError,
+    create_model,
+    get_model_class,
+    list_models,
+    model_param_fields,
+    register_model,
+)
+
+__all__ = [
+    "UnknownModelError",
+    "code_fingerprint",
+    "create_model",
+    "get_model_class",
+    "list_models",
+    "model_config",
+    "model_param_fields",
+    "param_types",
+    "register_model",
+]
+
+
+def param_types(name: str) -> dict[str, Any]:
+    return typing.get_type_hints(get_model_class(name).Params)
+
+
+def model_config(name: str, given: dict[str, Any]) -> ModelConfig:
+    """`model_config("itemknn", {"neighbours": "5"})`: every parameter, typed and resolved."""
+    fields, types = model_param_fields(name), param_types(name)
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        known = ", ".join(fields) or "none"
+        raise InputError(f"model {name!r} has no parameter {unknown[0]!r}; its parameters: {known}")
+    typed = {k: read_value(v, types.get(k, str), f"{name} parameter {k}") for k, v in given.items()}
+    cls = get_model_class(name)
+    try:
+        params = cls.Params(**typed)
+    except (TypeError, ValueError) as error:  # a Params __post_init__ refusing a value
+        raise InputError(f"model {name!r}: {error}") from None
+    resolved = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    defaults = cls.Params()
+    changed = tuple(k for k in sorted(resolved) if resolved[k] != getattr(defaults, k))
+    return ModelConfig(name, tuple(sorted(resolved.items())), changed, code_fingerprint(name))
+
+
+def code_fingerprint(name: str) -> str:
+    """`seqrec-bench 0.1.0 / <hash>`: the package version and a hash of the source of every
+    module defining the model class or one of its bases (so a plugin's edited code counts)."""
+    return _fingerprint(get_model_class(name))
+
+
+@functools.cache
+def _fingerprint(cls: type) -> str:
+    try:
+        version = metadata.version("seqrec-bench")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    digest = hashlib.sha256()
+    modules = []
+    for klass in cls.__mro__:
+        module = inspect.getmodule(klass)
+        if module is None or module.__name__ in ("builtins", "abc") or module in modules:
+            continue
+        modules.append(module)
+        try:
+            digest.update(inspect.getsource(module).encode())
+        except (OSError, TypeError):  # no source (a class built at run time): name only
+            digest.update(module.__name__.encode())
+    return f"seqrec-bench {version} / {digest.hexdigest()[:12]}"
