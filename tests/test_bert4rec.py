@@ -3,7 +3,7 @@
 import torch
 from conftest import synthetic_world
 
-from benchmark.registry import create_model
+from benchmark.models import create_model
 from protocols.types import PAD
 from seqmodels.bert4rec import MASK, mask_items
 

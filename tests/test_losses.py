@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from conftest import synthetic_world
 
-from benchmark.registry import create_model
+from benchmark.models import create_model
 from protocols.errors import InputError
 from seqmodels.base import TrainParams
 from seqmodels.losses import (
