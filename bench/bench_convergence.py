@@ -32,7 +32,7 @@ def measure(name: str, config: RunConfig, full_target: float, sampled_target: fl
     def on_epoch(model, entry):
         state["seconds"] += entry["train_seconds"] + entry["valid_seconds"]
         ranks = rank_targets(
-            model, split.test, data.n_items, config.seq_len, negatives, device=config.device
+            model, split.test, data.n_items, config.seq_len, negatives["test"], device=config.device
         )
         full, sampled = ndcg(ranks.full, 10).mean(), ndcg(ranks.sampled, 10).mean()
         if state["reached"] is None and full >= full_target and sampled >= sampled_target:

@@ -8,6 +8,7 @@ import json
 import typing
 from dataclasses import dataclass
 
+from protocols.data import REPEATS
 from protocols.errors import InputError
 from protocols.negatives import SAMPLERS
 
@@ -22,6 +23,7 @@ class RunConfig:
     min_rating: float | None = None  # keep ratings >= this (default: every rating is a watch)
     min_user_interactions: int = 0  # k-core: users need at least this many events
     min_item_interactions: int = 0  # k-core: items need at least this many events
+    repeats: str = "first"  # repeated (user, item) events: first (drop repeats) or keep
     split: str = "loo"  # loo (leave-one-out) or temporal
     temporal_quantile: float = 0.8  # temporal split cut-off, as a quantile of all timestamps
     targets_per_user: int = 1  # held-out items per user in each of valid and test
@@ -48,6 +50,8 @@ class RunConfig:
                 f"K = {max(self.ks)} is larger than the sampled candidate list "
                 f"({self.num_negatives} negatives + {self.targets_per_user} target(s))"
             )
+        if self.repeats not in REPEATS:
+            raise InputError(f"unknown --repeats {self.repeats!r}; known: {', '.join(REPEATS)}")
         if self.negative_sampler not in SAMPLERS:
             raise InputError(
                 f"unknown --negative-sampler {self.negative_sampler!r}; "
@@ -68,6 +72,7 @@ class RunConfig:
             self.min_rating,
             self.min_user_interactions,
             self.min_item_interactions,
+            self.repeats,
             self.split,
             self.temporal_quantile,
             self.targets_per_user,

@@ -8,7 +8,7 @@ $XDG_CACHE_HOME/seqrec-bench/data or ~/.cache/seqrec-bench/data), in this order:
   3. a download from files.grouplens.org into a temporary file, checked, then renamed.
 Every ratings file must have its published number of rows: a truncated file is refused.
 Rows keep file order; user and item keep their original ids.
-The files themselves are parsed by `benchmark.tables`.
+The files themselves are parsed by `benchmark.readers`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.tables import FORMATS, parse_interactions
+from benchmark.formats import READERS
+from benchmark.readers import FORMATS, parse_interactions
 from protocols import synthetic
 from protocols.errors import InputError
 from protocols.types import RawData
@@ -44,7 +45,7 @@ class DatasetSpec:
     folder: str  # the folder inside the zip, and in the data folder once extracted
     ratings_file: str
     expected_rows: int
-    parser: str  # a key of tables.FORMATS
+    parser: str  # a key of readers.FORMATS
     partial_file: str = ""  # a stand-in that is complete only for ratings >= 4 (ML-1M here)
     partial_rows: int = 0
 
@@ -97,7 +98,8 @@ def load_raw(
     data_dir: str | Path | None = None,
     min_rating_hint: float | None = None,
 ) -> RawData:
-    """Read `spec`: a registered name, `csv:PATH` or `synthetic[:key=value,...]`.
+    """Read `spec`: a registered name, `csv:PATH`, `seq:PATH`, `pairs:PATH`, `atomic:PATH`
+    (see `benchmark.formats`) or `synthetic[:key=value,...]`.
 
     `sep` and `columns` describe a csv file; `min_rating_hint` (the --min-rating that will be
     applied later) lets ML-1M fall back to a file that is complete only for ratings >= 4.
@@ -108,13 +110,16 @@ def load_raw(
         raise InputError(f"--sep and --columns apply to csv:PATH data sets only, not '{spec}'")
     if kind == "csv":
         return _load_csv(rest, sep, columns)
+    if kind in READERS:
+        path = _own_file(kind, rest)
+        return RawData(path.stem, READERS[kind](_read_bytes(path), str(path)), None, str(path))
     if kind == "synthetic":
         return synthetic.generate(**_synthetic_options(rest))
     if text.lower() in DATASETS:
         return _load_registered(DATASETS[text.lower()], data_root(data_dir), min_rating_hint)
     close = difflib.get_close_matches(text.lower(), list(DATASETS) + ["synthetic"], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    known = ", ".join([*DATASETS, "csv:PATH", "synthetic[:options]"])
+    known = ", ".join([*DATASETS, "csv:PATH", *(f"{k}:PATH" for k in READERS), "synthetic"])
     raise InputError(f"unknown dataset '{spec}'{hint}; known: {known}")
 
 
@@ -131,12 +136,17 @@ def data_root(data_dir: str | Path | None = None) -> Path:
 # ----------------------------------------------------------------------------- csv and synthetic
 
 
-def _load_csv(path_text: str, sep: str | None, columns: str | None) -> RawData:
+def _own_file(kind: str, path_text: str) -> Path:
     if not path_text.strip():
-        raise InputError("csv: needs a path, e.g. csv:data/events.csv")
+        raise InputError(f"{kind}: needs a path, e.g. {kind}:data/events.txt")
     path = Path(path_text.strip()).expanduser()
     if not path.is_file():
         raise InputError(f"no such file: {path}")
+    return path
+
+
+def _load_csv(path_text: str, sep: str | None, columns: str | None) -> RawData:
+    path = _own_file("csv", path_text)
     frame = parse_interactions(_read_bytes(path), str(path), sep or ",", columns)
     return RawData(path.stem, frame, None, str(path))
 

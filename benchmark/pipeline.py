@@ -40,9 +40,11 @@ TOP_K = 20  # length of the stored full-ranking top lists
 @functools.lru_cache(maxsize=2)
 def load_split(config_key: tuple) -> tuple[Interactions, Split, dict]:
     """Interactions, split and fingerprint for a RunConfig.data_key(); cached per process."""
-    dataset, sep, columns, min_rating, min_user, min_item, split, quantile, targets = config_key
+    dataset, sep, columns, min_rating, min_user, min_item, repeats, split, quantile, targets = (
+        config_key
+    )
     raw = load_raw(dataset, sep=sep, columns=columns, min_rating_hint=min_rating)
-    data = to_implicit(raw, min_rating, min_user, min_item)
+    data = to_implicit(raw, min_rating, min_user, min_item, repeats)
     return data, make_split(data, split, targets, quantile), fingerprint(data)
 
 
@@ -53,10 +55,15 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def sampled_candidates(config: RunConfig, data: Interactions, split: Split, fp: dict):
-    """Negatives drawn once per (data, split, N, sampler, seed), stored and reused by every model."""
+def sampled_candidates(
+    config: RunConfig, data: Interactions, split: Split, fp: dict
+) -> dict[str, np.ndarray]:
+    """Negatives per split part ({"valid": [n_users, N], "test": ...}), drawn once per (data,
+    split, repeats, N, sampler, seed), stored and reused by every model."""
     key = [
+        "per-part-v2",  # version of the drawing rule: older stored candidates are never reused
         fp["sha256"],
+        config.repeats,
         split.name,
         split.info,
         config.num_negatives,
@@ -64,21 +71,27 @@ def sampled_candidates(config: RunConfig, data: Interactions, split: Split, fp: 
         config.seed,
     ]
     name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
-    path = cache_dir() / "candidates" / f"{name}.npy"
+    path = cache_dir() / "candidates" / f"{name}.npz"
     if path.exists():
-        return np.load(path)
+        with np.load(path) as stored:
+            return {part: stored[part] for part in ("valid", "test")}
     negatives = draw_candidates(
-        data, split, config.num_negatives, config.negative_sampler, config.seed
+        data,
+        split,
+        config.num_negatives,
+        config.negative_sampler,
+        config.seed,
+        exclude_history=config.repeats == "first",
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        np.save(f, negatives)
+        np.savez(f, **negatives)
     os.replace(tmp, path)
     return negatives
 
 
-def prepare(config: RunConfig) -> tuple[Interactions, Split, dict, np.ndarray]:
+def prepare(config: RunConfig) -> tuple[Interactions, Split, dict, dict[str, np.ndarray]]:
     """Interactions, split, fingerprint and sampled negatives of a configuration."""
     data, split, fp = load_split(config.data_key())
     return data, split, fp, sampled_candidates(config, data, split, fp)
@@ -95,6 +108,7 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
         item_genres=data.item_genres,
         device=config.device,
         seed=config.seed,
+        exclude_history=config.repeats == "first",
     )
 
 
@@ -125,13 +139,14 @@ def evaluate_model(
             getattr(split, part),
             data.n_items,
             config.seq_len,
-            negatives,
+            negatives[part],
             config.eval_batch_size,
             config.device,
             max(TOP_K, *config.ks),
             progress,
             pop_z=pop_z,
             alpha=config.alpha,
+            exclude_history=config.repeats == "first",
         )
         for part in ("valid", "test")
     }
@@ -172,13 +187,14 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "split": split.name,
         "split_info": split.info,
         "seq_len": config.seq_len,
+        "repeats": config.repeats,
         "sampled": {
             "num_negatives": config.num_negatives,
             "sampler": config.negative_sampler,
             "seed": config.seed,
-            "excludes": "every item the user interacted with",
+            "excludes": _excluded_text(config.repeats) + " and the part's targets",
         },
-        "full": {"excludes": "padding and the user's input history (targets always kept)"},
+        "full": {"excludes": _excluded_text(config.repeats)},
         "ties": TIE_RULE,
         "ks": list(config.ks),
         "popularity_penalty": {
@@ -188,6 +204,12 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
         "estimated_full": f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior",
     }
+
+
+def _excluded_text(repeats: str) -> str:
+    if repeats == "first":
+        return "padding and the user's input history of the split part"
+    return "padding only (--repeats keep: history items stay candidates)"
 
 
 def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> dict:

@@ -57,6 +57,12 @@ def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param"
     a("--min-user-interactions", type=int, default=0, help="k-core threshold for users")
     a("--min-item-interactions", type=int, default=0, help="k-core threshold for items")
     a(
+        "--repeats",
+        default=d.repeats,
+        help="repeated (user, item) events: first (keep each pair's first event; full ranking "
+        "excludes the history) or keep (repeats stay; no item is excluded) (default %(default)s)",
+    )
+    a(
         "--split",
         default=d.split,
         choices=["loo", "temporal"],
@@ -221,6 +227,7 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
         min_rating=args.min_rating,
         min_user_interactions=args.min_user_interactions,
         min_item_interactions=args.min_item_interactions,
+        repeats=args.repeats,
         split=args.split,
         temporal_quantile=args.temporal_quantile,
         targets_per_user=args.targets_per_user,

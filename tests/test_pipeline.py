@@ -79,11 +79,12 @@ def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
     base = RunConfig(dataset=SYNTH, seq_len=8, num_negatives=50)
     first = prepare(dataclasses.replace(base, model="pop"))[3]
     second = prepare(dataclasses.replace(base, model="itemknn", params=(("neighbours", 5),)))[3]
-    assert first is not second and np.array_equal(first, second)  # read back from the store
+    for part in ("valid", "test"):  # read back from the store
+        assert first[part] is not second[part] and np.array_equal(first[part], second[part])
     monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh"))  # a new run, nothing stored
-    assert np.array_equal(prepare(dataclasses.replace(base, model="gru"))[3], first)
+    assert np.array_equal(prepare(dataclasses.replace(base, model="gru"))[3]["test"], first["test"])
     other_seed = prepare(dataclasses.replace(base, seed=1))[3]
-    assert not np.array_equal(other_seed, first)
+    assert not np.array_equal(other_seed["test"], first["test"])
 
 
 def test_same_seed_same_metrics(tmp_path):
