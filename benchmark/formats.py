@@ -22,6 +22,7 @@ import pandas as pd
 from benchmark.readers import parse_interactions
 from protocols.errors import InputError
 
+POSITION_CLOCK = "sequence position"
 ATOMIC_TYPES = ("token", "token_seq", "float", "float_seq")
 ATOMIC_FIELDS = {"user_id": "user", "item_id": "item", "rating": "rating", "timestamp": "timestamp"}
 
@@ -100,13 +101,15 @@ def _lines(data: bytes, where: str) -> Iterator[tuple[int, list[str]]]:
 def _frame(users: list[str], items: list[str], positions, where: str) -> pd.DataFrame:
     if not users:
         raise InputError(f"{where} has no data rows")
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "user": _ids(users),
             "item": _ids(items),
             "timestamp": np.asarray(positions, dtype=np.int64),
         }
     )
+    frame.attrs["clock"] = POSITION_CLOCK  # no global time: a temporal split is refused
+    return frame
 
 
 def _ids(values: list[str]) -> np.ndarray:

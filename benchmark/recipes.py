@@ -1,9 +1,9 @@
 """Registered data sets beyond MovieLens, each with a named, documented preprocessing recipe.
 
 A recipe's raw file is looked for at `$SEQREC_DATA/<name>/<file>` (see `benchmark.datasets.
-data_root`); none of these sources offers a fixed URL with a published checksum that may be
-fetched without accepting terms, so nothing is downloaded: a missing file is a one-line error
-naming the file, where to get it and the folder to put it in. Verification: none of these
+data_root`). Nothing is downloaded: none of these sources publishes a checksum (a download could
+not be verified before it is parsed) and Yelp's file needs its terms accepted. A missing file is
+a one-line error naming the file, where to get it and the folder to put it in. Verification: none of these
 sources publishes checksums, so the statistics after the recipe (users, items, interactions)
 are checked against the figures the recipe is meant to reproduce. `strict` figures (a fixed
 source file, figures from two independent tables) make a mismatch an error; the others (a

@@ -36,6 +36,8 @@ def to_implicit(
     """
     frame = raw.frame
     stats = {"raw_interactions": len(frame)}
+    if frame.attrs.get("clock"):  # e.g. "sequence position": the file has no timestamps
+        stats["clock"] = frame.attrs["clock"]
     if min_rating is not None:
         if "rating" not in frame.columns:
             raise InputError(f"--min-rating needs ratings, but {raw.name} has no rating column")

@@ -14,6 +14,7 @@ from benchmark.datasets import load_raw
 from benchmark.pipeline import run_one
 from protocols.data import fingerprint, to_implicit
 from protocols.errors import InputError
+from protocols.split import make_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -139,3 +140,13 @@ def test_malformed_file_on_the_command_line_is_one_line_exit_2(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("line 2: 3 fields, expected 'user item'")
     assert not (tmp_path / "out").exists()
+
+
+def test_files_without_a_clock_refuse_the_temporal_split(events, tmp_path):
+    specs = write_all(events, tmp_path)
+    for kind in ("seq", "pairs"):
+        data = to_implicit(load_raw(specs[kind]))
+        with pytest.raises(InputError, match="--split temporal needs timestamps"):
+            make_split(data, "temporal")
+        assert make_split(data, "loo").test.n_users == 40
+    make_split(to_implicit(load_raw(specs["atomic"])), "temporal")  # timed: allowed

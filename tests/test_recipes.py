@@ -156,3 +156,30 @@ def test_truncated_gzip_and_malformed_lines_are_refused(tmp_path):
     _gzip(gowalla, ["1\t2010-10-19T23:55:27Z\t30.2\t-97.7\t22", "1\tlater\t30.2\t-97.7\t23"])
     with pytest.raises(InputError, match="'later' is not a number or an ISO date"):
         load_raw("gowalla", data_dir=tmp_path)
+
+
+def test_a_recipe_data_set_runs_through_the_pipeline(tmp_path, monkeypatch):
+    from benchmark.config import RunConfig
+    from benchmark.pipeline import load_split, run_one
+
+    # 25 users, each reviewing 22 of 25 items (more items than the stored top-20 lists)
+    rows = [
+        (f"u{u}", f"i{(u + k) % 25}", 1_400_000_000 + 86_400 * k)
+        for u in range(25)
+        for k in range(22)
+    ]
+    lines = [
+        json.dumps({"reviewerID": u, "asin": i, "overall": 5.0, "unixReviewTime": t})
+        for u, i, t in rows
+    ]
+    _gzip(tmp_path / "amazon-beauty" / RECIPES["amazon-beauty"].file, lines)
+    fits = Expected(25, 25, 550, "this test", strict=True)
+    monkeypatch.setitem(
+        RECIPES, "amazon-beauty", dataclasses.replace(RECIPES["amazon-beauty"], expected=fits)
+    )
+    monkeypatch.setenv("SEQREC_DATA", str(tmp_path))
+    load_split.cache_clear()
+    record, _ = run_one(RunConfig(dataset="amazon-beauty", model="pop", num_negatives=2, ks=(1, 2)))
+    load_split.cache_clear()
+    assert record["dataset"]["name"] == "amazon-beauty" and record["dataset"]["interactions"] == 550
+    assert record["metrics"]["full"]["test"]["users"] == 25
