@@ -37,7 +37,7 @@ def measure(name: str, config: RunConfig, full_target: float, sampled_target: fl
             split.test,
             data.n_items,
             config.protocol.seq_len,
-            negatives,
+            negatives["test"],
             device=config.device,
         )
         full, sampled = ndcg(ranks.full, 10).mean(), ndcg(ranks.sampled, 10).mean()

@@ -84,7 +84,13 @@ def bench(label: str, spec: str, min_rating: float | None, seq_len: int, device:
         label,
         f"evaluate test, both protocols ({split.test.n_users} users, {device})",
         lambda: rank_targets(
-            model, split.test, data.n_items, seq_len, negatives, batch_size=1024, device=device
+            model,
+            split.test,
+            data.n_items,
+            seq_len,
+            negatives["test"],
+            batch_size=1024,
+            device=device,
         ),
     )
     rows.append(

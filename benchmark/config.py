@@ -41,6 +41,12 @@ class DataConfig:
     min_rating: float | None = option(None, "keep only ratings >= R (default: every rating)")
     min_user_interactions: int = option(0, "k-core: users need at least this many events")
     min_item_interactions: int = option(0, "k-core: items need at least this many events")
+    repeats: str = option(
+        "first",
+        "repeated (user, item) events: first keeps each pair's first event (the task is the "
+        "next new item); keep keeps them and excludes no history item from the candidates",
+        choices=("first", "keep"),
+    )
     split: str = option("loo", "leave-one-out or global temporal", choices=("loo", "temporal"))
     temporal_quantile: float = option(0.8, "temporal split cut-off, as a quantile of timestamps")
     targets_per_user: int = option(1, "held-out items per user in valid and in test")
@@ -96,8 +102,11 @@ class RunConfig:
                 f"K = {max(p.ks)} is larger than the sampled candidate list "
                 f"({p.num_negatives} negatives + {d.targets_per_user} target(s))"
             )
-        from protocols.negatives import SAMPLERS  # imports torch: only when building runs
+        from protocols.data import REPEATS  # imports torch: only when building runs
+        from protocols.negatives import SAMPLERS
 
+        if d.repeats not in REPEATS:
+            raise InputError(f"unknown --repeats {d.repeats!r}; known: {', '.join(REPEATS)}")
         if p.negative_sampler not in SAMPLERS:
             raise InputError(
                 f"unknown --negative-sampler {p.negative_sampler!r}; known: {', '.join(SAMPLERS)}"

@@ -1,6 +1,10 @@
-"""Read a data set into `RawData`: a registered MovieLens set, any csv file, or synthetic data.
+"""Read a data set into `RawData`: a registered set, one's own file, or synthetic data.
 
-A registered set is looked for in the data folder (`data_dir`, else env SEQREC_DATA, else
+Registered sets are the MovieLens sets (here) and those with a preprocessing recipe
+(`benchmark.recipes`); one's own files are csv: (`benchmark.readers`), seq:, pairs: and
+atomic: (`benchmark.formats`).
+
+A MovieLens set is looked for in the data folder (`data_dir`, else env SEQREC_DATA, else
 $XDG_CACHE_HOME/seqrec-bench/data or ~/.cache/seqrec-bench/data), in this order:
   1. the extracted folder as GroupLens ships it, e.g. <data>/ml-1m/ratings.dat;
   2. the zip <data>/ml-1m.zip, checked by size and sha256, then extracted (read in place when the
@@ -8,7 +12,7 @@ $XDG_CACHE_HOME/seqrec-bench/data or ~/.cache/seqrec-bench/data), in this order:
   3. a download from files.grouplens.org into a temporary file, checked, then renamed.
 Every ratings file must have its published number of rows: a truncated file is refused.
 Rows keep file order; user and item keep their original ids.
-The files themselves are parsed by `benchmark.tables`.
+The files themselves are parsed by `benchmark.readers`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.tables import FORMATS, parse_interactions
+from benchmark.formats import READERS
+from benchmark.readers import FORMATS, parse_interactions
+from benchmark.recipes import RECIPES, load_recipe
 from protocols import synthetic
 from protocols.errors import InputError
 from protocols.types import RawData
@@ -44,7 +50,7 @@ class DatasetSpec:
     folder: str  # the folder inside the zip, and in the data folder once extracted
     ratings_file: str
     expected_rows: int
-    parser: str  # a key of tables.FORMATS
+    parser: str  # a key of readers.FORMATS
     partial_file: str = ""  # a stand-in that is complete only for ratings >= 4 (ML-1M here)
     partial_rows: int = 0
 
@@ -85,8 +91,8 @@ DATASETS: dict[str, DatasetSpec] = {
 
 
 def dataset_names() -> list[str]:
-    """The registered data set names."""
-    return list(DATASETS)
+    """The registered data set names: MovieLens, then the sets with a recipe."""
+    return [*DATASETS, *RECIPES]
 
 
 def load_raw(
@@ -97,7 +103,8 @@ def load_raw(
     data_dir: str | Path | None = None,
     min_rating_hint: float | None = None,
 ) -> RawData:
-    """Read `spec`: a registered name, `csv:PATH` or `synthetic[:key=value,...]`.
+    """Read `spec`: a registered name, `csv:PATH`, `seq:PATH`, `pairs:PATH`, `atomic:PATH`
+    (see `benchmark.formats`) or `synthetic[:key=value,...]`.
 
     `sep` and `columns` describe a csv file; `min_rating_hint` (the --min-rating that will be
     applied later) lets ML-1M fall back to a file that is complete only for ratings >= 4.
@@ -108,13 +115,18 @@ def load_raw(
         raise InputError(f"--sep and --columns apply to csv:PATH data sets only, not '{spec}'")
     if kind == "csv":
         return _load_csv(rest, sep, columns)
+    if kind in READERS:
+        path = _own_file(kind, rest)
+        return RawData(path.stem, READERS[kind](_read_bytes(path), str(path)), None, str(path))
     if kind == "synthetic":
         return synthetic.generate(**_synthetic_options(rest))
     if text.lower() in DATASETS:
         return _load_registered(DATASETS[text.lower()], data_root(data_dir), min_rating_hint)
-    close = difflib.get_close_matches(text.lower(), list(DATASETS) + ["synthetic"], n=1)
+    if text.lower() in RECIPES:
+        return load_recipe(RECIPES[text.lower()], data_root(data_dir))
+    close = difflib.get_close_matches(text.lower(), [*dataset_names(), "synthetic"], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    known = ", ".join([*DATASETS, "csv:PATH", "synthetic[:options]"])
+    known = ", ".join([*dataset_names(), "csv:PATH", *(f"{k}:PATH" for k in READERS), "synthetic"])
     raise InputError(f"unknown dataset '{spec}'{hint}; known: {known}")
 
 
@@ -131,12 +143,17 @@ def data_root(data_dir: str | Path | None = None) -> Path:
 # ----------------------------------------------------------------------------- csv and synthetic
 
 
-def _load_csv(path_text: str, sep: str | None, columns: str | None) -> RawData:
+def _own_file(kind: str, path_text: str) -> Path:
     if not path_text.strip():
-        raise InputError("csv: needs a path, e.g. csv:data/events.csv")
+        raise InputError(f"{kind}: needs a path, e.g. {kind}:data/events.txt")
     path = Path(path_text.strip()).expanduser()
     if not path.is_file():
         raise InputError(f"no such file: {path}")
+    return path
+
+
+def _load_csv(path_text: str, sep: str | None, columns: str | None) -> RawData:
+    path = _own_file("csv", path_text)
     frame = parse_interactions(_read_bytes(path), str(path), sep or ",", columns)
     return RawData(path.stem, frame, None, str(path))
 
@@ -328,3 +345,9 @@ def _download(spec: DatasetSpec, zip_path: Path) -> None:
         os.replace(part, zip_path)
     finally:
         part.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # python -m benchmark.datasets list | info SPEC
+    from benchmark.catalog import main
+
+    raise SystemExit(main())

@@ -51,7 +51,7 @@ class Prepared:
     split: Split
     fingerprint: dict  # name, sha256 and size of the interactions
     popularity: np.ndarray  # [n_items + 1] training interactions per item
-    negatives: np.ndarray  # [n_users, N] sampled candidates, shared by every model
+    negatives: dict[str, np.ndarray]  # part -> [n_users, N] sampled candidates, shared by every model
 
 
 def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:
@@ -60,7 +60,11 @@ def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:
         config.dataset, sep=config.sep, columns=config.columns, min_rating_hint=config.min_rating
     )
     data = to_implicit(
-        raw, config.min_rating, config.min_user_interactions, config.min_item_interactions
+        raw,
+        config.min_rating,
+        config.min_user_interactions,
+        config.min_item_interactions,
+        config.repeats,
     )
     split = make_split(data, config.split, config.targets_per_user, config.temporal_quantile)
     return data, split, fingerprint(data)
@@ -92,21 +96,46 @@ def cache_dir() -> Path:
     return Path(base)
 
 
-def sampled_candidates(config: RunConfig, data: Interactions, split: Split, fp: dict):
-    """Negatives drawn once per (data, split, N, sampler, seed), stored and reused by every model."""
+def sampled_candidates(
+    config: RunConfig, data: Interactions, split: Split, fp: dict
+) -> dict[str, np.ndarray]:
+    """Negatives per split part ({"valid": [n_users, N], "test": ...}), drawn once per (data,
+    split, repeats, N, sampler, seed), stored and reused by every model."""
     p = config.protocol
-    key = [fp["sha256"], split.name, split.info, p.num_negatives, p.negative_sampler, config.seed]
+    key = [
+        "per-part-v2",  # version of the drawing rule: older stored candidates are never reused
+        fp["sha256"],
+        config.data.repeats,
+        split.name,
+        split.info,
+        p.num_negatives,
+        p.negative_sampler,
+        config.seed,
+    ]
     name = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
-    path = cache_dir() / "candidates" / f"{name}.npy"
+    path = cache_dir() / "candidates" / f"{name}.npz"
     if path.exists():
-        return np.load(path)
-    negatives = draw_candidates(data, split, p.num_negatives, p.negative_sampler, config.seed)
+        with np.load(path) as stored:
+            return {part: stored[part] for part in ("valid", "test")}
+    negatives = draw_candidates(
+        data,
+        split,
+        p.num_negatives,
+        p.negative_sampler,
+        config.seed,
+        exclude_history=excludes_history(config),
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
-        np.save(f, negatives)
+        np.savez(f, **negatives)
     os.replace(tmp, path)
     return negatives
+
+
+def excludes_history(config: RunConfig) -> bool:
+    """Full ranking leaves out the input history under `--repeats first` (repeats dropped)."""
+    return config.data.repeats == "first"
 
 
 def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitData:
@@ -120,6 +149,7 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
         item_genres=data.item_genres,
         device=config.device,
         seed=config.seed,
+        exclude_history=excludes_history(config),
     )
 
 
@@ -180,12 +210,13 @@ def _rank(config: RunConfig, model: Recommender, prepared: Prepared, part: str, 
         getattr(prepared.split, part),
         prepared.data.n_items,
         p.seq_len,
-        prepared.negatives,
+        prepared.negatives[part],
         batch_size=config.eval_batch_size,
         device=config.device,
         top_k=max(TOP_K, *p.ks),
         progress=progress,
         transform=penalty,
+        exclude_history=excludes_history(config),
     )
 
 
@@ -202,13 +233,14 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "split": split.name,
         "split_info": split.info,
         "seq_len": p.seq_len,
+        "repeats": config.data.repeats,
         "sampled": {
             "num_negatives": p.num_negatives,
             "sampler": p.negative_sampler,
             "seed": config.seed,
-            "excludes": "every item the user interacted with",
+            "excludes": _excluded_text(config) + " and the part's targets",
         },
-        "full": {"excludes": "padding and the user's input history"},
+        "full": {"excludes": _excluded_text(config)},
         "ties": TIE_RULE,
         "ks": list(p.ks),
         "popularity_penalty": {
@@ -218,6 +250,12 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
         "estimated_full": f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior",
     }
+
+
+def _excluded_text(config: RunConfig) -> str:
+    if excludes_history(config):
+        return "padding and the user's input history of the split part"
+    return "padding only (--repeats keep: history items stay candidates)"
 
 
 def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> dict:

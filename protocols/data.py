@@ -15,26 +15,42 @@ from protocols.types import Histories, Interactions, RawData
 
 log = logging.getLogger(__name__)
 
+# How repeated (user, item) events are handled (PROTOCOL.md, "Repeated items"):
+#   first: each pair keeps its first event only; the task is the next new item, and full ranking
+#          excludes the input history;
+#   keep:  repeats stay; then no history item is excluded from anyone's candidates.
+REPEATS = ("first", "keep")
+
 
 def to_implicit(
     raw: RawData,
     min_rating: float | None = None,
     min_user_interactions: int = 0,
     min_item_interactions: int = 0,
+    repeats: str = "first",
 ) -> Interactions:
-    """Every event is a watch (or only ratings >= `min_rating`); optional k-core; histories by time.
+    """Every event is a watch (or only ratings >= `min_rating`); `repeats` policy; optional
+    k-core (counting the events that remain); histories by time.
 
     Equal timestamps keep file order (stable sort), never item-id order: sorting ties by item id
     puts the target in a predictable place and inflates metrics.
     """
     frame = raw.frame
     stats = {"raw_interactions": len(frame)}
+    if frame.attrs.get("clock"):  # e.g. "sequence position": the file has no timestamps
+        stats["clock"] = frame.attrs["clock"]
     if min_rating is not None:
         if "rating" not in frame.columns:
             raise InputError(f"--min-rating needs ratings, but {raw.name} has no rating column")
         frame = frame[frame["rating"].to_numpy() >= min_rating]
         stats["after_min_rating"] = len(frame)
-    frame = _k_core(frame, min_user_interactions, min_item_interactions)
+    if repeats not in REPEATS:
+        raise InputError(f"unknown --repeats {repeats!r}; known: {', '.join(REPEATS)}")
+    if repeats == "first":
+        before = len(frame)
+        frame = first_events(frame)
+        stats["repeats_dropped"] = before - len(frame)
+    frame = k_core(frame, min_user_interactions, min_item_interactions)
     stats["interactions"] = len(frame)
     if len(frame) == 0:
         raise InputError(f"no interactions left in {raw.name} after filtering")
@@ -68,7 +84,16 @@ def to_implicit(
     )
 
 
-def _k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:
+def first_events(frame: pd.DataFrame) -> pd.DataFrame:
+    """The first event (in time, ties in file order) of each (user, item) pair; file order kept."""
+    order = np.argsort(frame["timestamp"].to_numpy(), kind="stable")  # ties keep file order
+    repeat = frame.iloc[order].duplicated(["user", "item"], keep="first").to_numpy()
+    keep = np.zeros(len(frame), dtype=bool)
+    keep[order[~repeat]] = True
+    return frame[keep]
+
+
+def k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> pd.DataFrame:
     """Drop users and items below the thresholds, repeatedly, until nothing changes."""
     if min_user <= 1 and min_item <= 1:
         return frame

@@ -1,6 +1,7 @@
-"""Negative sampling: items a user never interacted with, uniform or popularity-proportional.
+"""Negative sampling: a sample of a split part's full-ranking candidates minus its targets,
+uniform or popularity-proportional.
 
-Draws are i.i.d. from the sampler's distribution over all items; items the user has seen and
+Draws are i.i.d. from the sampler's distribution over all items; excluded items and
 repeats are rejected and the first n survivors kept. That is exactly sampling without
 replacement from the user's unseen items (successive sampling when weighted), and it is
 vectorised over users. Rows that run short draw more, continuing the same sequence.
@@ -13,7 +14,7 @@ import scipy.sparse as sp
 
 from protocols.data import item_popularity
 from protocols.errors import InputError
-from protocols.types import Histories, Interactions, Split
+from protocols.types import EvalSet, Histories, Interactions, Split
 
 SAMPLERS = ("uniform", "popularity")
 _ROWS_PER_CHUNK_CELLS = 32_000_000  # dense seen-mask cells per chunk (bytes of memory)
@@ -34,7 +35,8 @@ def item_weights(sampler: str, train: Histories, n_items: int) -> np.ndarray:
 def sample_negatives(
     seen: sp.csr_matrix, n: int, weights: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """[U, n] int64: for each row of `seen` ([U, n_items + 1]), n distinct items outside it.
+    """[U, n] int64: for each row of `seen` ([U, n_items + 1], the excluded items), n distinct
+    items outside it.
 
     Only items with positive weight can be drawn. Raises InputError when a row has fewer
     than n such items.
@@ -45,8 +47,8 @@ def sample_negatives(
     if n > 0 and (available < n).any():
         worst = int(np.argmin(available))
         raise InputError(
-            f"--num-negatives {n} is more than the {int(available[worst])} unseen items "
-            f"a user has (row {worst}); use fewer negatives"
+            f"--num-negatives {n} is more than the {int(available[worst])} items a user has "
+            f"to sample from (row {worst}); use fewer negatives"
         )
     out = np.zeros((seen.shape[0], n), dtype=np.int64)
     if n == 0 or seen.shape[0] == 0:
@@ -91,17 +93,41 @@ def _first_occurrence(draws: np.ndarray) -> np.ndarray:
 
 
 def draw_candidates(
-    data: Interactions, split: Split, n: int, sampler: str, seed: int
-) -> np.ndarray:
-    """[n_users, n] sampled negatives for every evaluated user (rows of other users are 0).
+    data: Interactions,
+    split: Split,
+    n: int,
+    sampler: str,
+    seed: int,
+    exclude_history: bool = True,
+) -> dict[str, np.ndarray]:
+    """{"valid": [n_users, n], "test": [n_users, n]} sampled negatives per split part.
 
-    Negatives exclude the user's whole history (training, validation and test items), so a
-    held-out item is never a negative. One array serves both validation and test.
+    Each part's negatives are a sample without replacement of that part's full-ranking
+    candidates minus its targets: every item except the targets and, with `exclude_history`
+    (`--repeats first`), the user's input history of that part. Items after the test target
+    (temporal split) are candidates, so they may be negatives. Rows of users a part does not
+    evaluate are 0. Each part draws from a stream of its own, independent of training; test
+    uses the stream of earlier versions, so leave-one-out test negatives are unchanged.
     """
-    users = np.union1d(split.valid.users, split.test.users)
     weights = item_weights(sampler, split.train, data.n_items)
-    seen = data.histories.take(users).to_csr(data.n_items + 1)
-    rng = np.random.default_rng([seed, 0x5EED])  # a stream of its own, independent of training
-    negatives = np.zeros((data.n_users, n), dtype=np.int64)
-    negatives[users] = sample_negatives(seen, n, weights, rng)
-    return negatives
+    out = {}
+    for part, stream in (("test", (seed, 0x5EED)), ("valid", (seed, 0x5EED, 1))):
+        eval_set = getattr(split, part)
+        excluded = _excluded(eval_set, data.n_items + 1, exclude_history)
+        negatives = np.zeros((data.n_users, n), dtype=np.int64)
+        negatives[eval_set.users] = sample_negatives(
+            excluded, n, weights, np.random.default_rng(list(stream))
+        )
+        out[part] = negatives
+    return {"valid": out["valid"], "test": out["test"]}
+
+
+def _excluded(eval_set: EvalSet, n_columns: int, exclude_history: bool) -> sp.csr_matrix:
+    """[U, n_columns] bool: the targets of each user, plus the input history if asked."""
+    rows = np.repeat(np.arange(eval_set.n_users), eval_set.targets.shape[1])
+    ones = np.ones(len(rows), dtype=bool)
+    shape = (eval_set.n_users, n_columns)
+    targets = sp.csr_matrix((ones, (rows, eval_set.targets.ravel())), shape=shape)
+    if not exclude_history:
+        return targets
+    return (targets + eval_set.inputs.to_csr(n_columns)).astype(bool).tocsr()

@@ -64,6 +64,11 @@ def temporal(data: Interactions, quantile: float = 0.8, targets_per_user: int = 
         raise InputError(f"--temporal-quantile must be in (0, 1), got {quantile}")
     if targets_per_user < 1:
         raise InputError(f"--targets-per-user must be >= 1, got {targets_per_user}")
+    if data.stats.get("clock"):
+        raise InputError(
+            f"--split temporal needs timestamps; {data.name} has none (its events are timed by "
+            f"{data.stats['clock']}): use --split loo"
+        )
     h, t = data.histories, targets_per_user
     cutoff = int(np.quantile(h.timestamps, quantile, method="lower"))  # a real timestamp
     row_of_event = np.repeat(np.arange(data.n_users), h.lengths)

@@ -131,6 +131,7 @@ class FitData:
     item_genres: sp.csr_matrix | None = None
     device: str = "cpu"
     seed: int = 0
+    exclude_history: bool = True  # full ranking excludes the input history (--repeats first)
 
     def train_matrix(self) -> sp.csr_matrix:
         """Binary user-item matrix of the training data, [n_users, n_items + 1]."""

@@ -132,5 +132,6 @@ def _validate(model, data: FitData) -> float:
         None,
         batch_size=1024,
         device=str(model.device_),
+        exclude_history=data.exclude_history,
     )
     return float(ndcg(ranks.full, 10).mean())

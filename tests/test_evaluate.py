@@ -40,7 +40,7 @@ class Oracle(Recommender):
 def setup():
     data = random_interactions(7, n_users=40, n_items=60, max_len=30)
     split = leave_one_out(data)
-    negatives = draw_candidates(data, split, 20, "uniform", seed=0)
+    negatives = draw_candidates(data, split, 20, "uniform", seed=0)["test"]
     return data, split, negatives
 
 

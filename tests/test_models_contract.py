@@ -96,7 +96,7 @@ def test_every_model_finds_the_planted_signal(name, world, fitted):
     data, split, fit_data = world
     model = fitted(name)
     negatives = draw_candidates(data, split, 50, "uniform", seed=0)
-    ranks = rank_targets(model, split.valid, data.n_items, 10, negatives)
+    ranks = rank_targets(model, split.valid, data.n_items, 10, negatives["valid"])
     assert summarise(ranks.sampled, (10,))["HR@10"] > 0.3
 
 

@@ -1,9 +1,10 @@
-"""Negative sampling: never from the user's history, exact counts, deterministic, unbiased."""
+"""Negative sampling: a sample of each part's full-ranking candidates minus its targets;
+exact counts, deterministic, unbiased."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import random_interactions
+from conftest import interactions, random_interactions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,21 +19,42 @@ from protocols.split import leave_one_out, temporal
     n=st.integers(1, 12),
     sampler=st.sampled_from(["uniform", "popularity"]),
     use_temporal=st.booleans(),
+    exclude_history=st.booleans(),
 )
-def test_negatives_avoid_the_whole_history(seed, n, sampler, use_temporal):
+def test_negatives_are_full_ranking_candidates_minus_targets(
+    seed, n, sampler, use_temporal, exclude_history
+):
     data = random_interactions(seed, n_users=25, n_items=60, max_len=20)
     split = temporal(data, 0.7) if use_temporal else leave_one_out(data)
     try:
-        negatives = draw_candidates(data, split, n, sampler, seed)
+        negatives = draw_candidates(data, split, n, sampler, seed, exclude_history)
     except InputError:  # a popularity sampler may have too few items with training counts
         assert sampler == "popularity"
         return
     weights = item_weights(sampler, split.train, data.n_items)
-    for user in np.union1d(split.valid.users, split.test.users):
-        row = negatives[user]
-        assert len(set(row.tolist())) == n  # distinct
-        assert not set(row.tolist()) & set(data.histories.row(user).tolist())  # held-out too
-        assert (row > 0).all() and (weights[row] > 0).all()
+    everything = set(range(1, data.n_items + 1))
+    for part in ("valid", "test"):
+        eval_set = getattr(split, part)
+        evaluated = set(eval_set.users.tolist())
+        for row, user in enumerate(eval_set.users):
+            history = set(eval_set.inputs.row(row).tolist()) if exclude_history else set()
+            candidates = everything - history - set(eval_set.targets[row].tolist())
+            drawn = negatives[part][user].tolist()
+            assert len(set(drawn)) == n and set(drawn) <= candidates
+            assert (weights[drawn] > 0).all()
+        others = [u for u in range(data.n_users) if u not in evaluated]
+        assert not negatives[part][others].any()  # rows of users the part does not evaluate
+
+
+def test_items_after_the_test_target_may_be_negatives():
+    # temporal: user 0 sees items 1, 2 before the cut and 3 (target), then 4 (dropped) after it
+    events = [(0, 1, 1), (0, 2, 2), (0, 3, 8), (0, 4, 9), (1, 5, 1), (1, 6, 2), (1, 1, 3)]
+    events += [(2, 6, 1), (2, 2, 2), (2, 3, 3), (2, 7, 3)]
+    data = interactions(events)
+    split = temporal(data, 0.7)
+    assert split.test.users.tolist() == [0]
+    negatives = draw_candidates(data, split, 4, "uniform", 0)["test"][0]  # 7 items - 2 seen - 1
+    assert sorted(data.item_ids[negatives].tolist()) == [4, 5, 6, 7]
 
 
 def test_same_seed_same_candidates_other_seed_other():
@@ -41,7 +63,8 @@ def test_same_seed_same_candidates_other_seed_other():
     a = draw_candidates(data, split, 5, "uniform", seed=1)
     b = draw_candidates(data, split, 5, "uniform", seed=1)
     c = draw_candidates(data, split, 5, "uniform", seed=2)
-    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    for part in ("valid", "test"):
+        assert np.array_equal(a[part], b[part]) and not np.array_equal(a[part], c[part])
 
 
 def test_uniform_is_uniform_over_unseen_items():
@@ -69,7 +92,7 @@ def test_popularity_sampler_is_successive_sampling():
 
 def test_too_many_negatives_is_an_input_error():
     seen = sp.csr_matrix(np.array([[0, 1, 1, 0, 0]], dtype=bool))
-    with pytest.raises(InputError, match="more than the 2 unseen items"):
+    with pytest.raises(InputError, match="more than the 2 items a user has"):
         sample_negatives(seen, 3, np.array([0.0, 1, 1, 1, 1]), np.random.default_rng(0))
 
 

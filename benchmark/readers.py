@@ -1,7 +1,8 @@
 """Parse interaction files and MovieLens item tables into frames.
 
 Interactions become user, item, timestamp (int64) and, when present, rating; `columns` says
-which file column holds which field (see `parse_interactions`). Item tables (u.item,
+which file column holds which field (see `parse_interactions`). Timestamps may be whole
+numbers, float seconds or ISO dates (`to_clock`). Item tables (u.item,
 movies.dat, movies.csv) become a frame indexed by item id with title and a genres tuple.
 `FORMATS` says how each registered set's files are laid out.
 """
@@ -150,28 +151,52 @@ def _checked(table: pd.DataFrame, data: bytes, where: str, header: bool) -> pd.D
         if empty.any():
             fail(int(np.argmax(empty)), f"empty or missing {field}")
     out = {"user": _ids(table["user"]), "item": _ids(table["item"])}
-    for field in ("timestamp", "rating"):
-        if field in table.columns:
-            out[field] = _numbers(table[field], field == "timestamp", fail)
+    if "timestamp" in table.columns:
+        out["timestamp"] = to_clock(table["timestamp"], fail)
+    if "rating" in table.columns:
+        out["rating"] = _numbers(table["rating"], fail)
     if "timestamp" not in out:
         log.info("%s has no timestamp column: file order is taken as time order", where)
         out["timestamp"] = np.arange(len(table), dtype=np.int64)
     return pd.DataFrame({field: out[field] for field in FIELDS if field in out}, copy=False)
 
 
-def _numbers(column: pd.Series, whole: bool, fail: Callable[[int, str], None]) -> np.ndarray:
-    """int64 (`whole`, for timestamps) or float64 values; `fail` names the first bad row."""
-    if column.dtype.kind in "iu":  # the common case: no detour through float
-        return column.to_numpy(np.int64 if whole else np.float64)
+def _numbers(column: pd.Series, fail: Callable[[int, str], None]) -> np.ndarray:
+    """float64 values; `fail` names the first row that is not a number."""
     values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
     bad = ~np.isfinite(values)
-    if whole:
-        bad |= np.floor(values) != values
     if bad.any():
         row = int(np.argmax(bad))
-        kind = "a whole number" if whole else "a number"
-        fail(row, f"{column.name} '{column.iloc[row]}' is not {kind}")
-    return values.astype(np.int64) if whole else values
+        fail(row, f"{column.name} '{column.iloc[row]}' is not a number")
+    return values
+
+
+def to_clock(column: pd.Series, fail: Callable[[int, str], None]) -> np.ndarray:
+    """int64 times: whole numbers as given; float seconds and ISO dates (naive = UTC) as epoch
+    seconds, or as epoch microseconds for the whole column when any value has a fraction.
+
+    The same instants give the same values whichever way a file writes them.
+    """
+    if column.dtype.kind in "iu":
+        return column.to_numpy(np.int64)
+    seconds = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64)
+    if column.dtype.kind == "O" and np.isnan(seconds).all():  # no number at all: dates
+        dates = pd.to_datetime(column, errors="coerce", utc=True, format="ISO8601")
+        bad = dates.isna().to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            fail(row, f"timestamp '{column.iloc[row]}' is not a number or an ISO date")
+        micros = ((dates - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(microseconds=1)).to_numpy()
+        micros = micros.astype(np.int64)
+        return micros // 1_000_000 if (micros % 1_000_000 == 0).all() else micros
+    bad = ~np.isfinite(seconds)
+    if bad.any():
+        row = int(np.argmax(bad))
+        fail(row, f"timestamp '{column.iloc[row]}' is not a number or an ISO date")
+    if (np.floor(seconds) == seconds).all():
+        return seconds.astype(np.int64)
+    log.info("timestamps with fractions of a second: kept as microseconds")
+    return np.round(seconds * 1e6).astype(np.int64)
 
 
 def _ids(values: pd.Series) -> np.ndarray:

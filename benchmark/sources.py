@@ -1,0 +1,171 @@
+"""Parsers of the raw files that registered (non-MovieLens) data sets are made from.
+
+Each reads one file in its source's own format and returns the events in file order as a
+frame with user, item, timestamp (int64) and, where the source has one, rating. A line that
+cannot be read is an InputError naming the file and the line; a truncated gzip file too.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.readers import to_clock
+from protocols.errors import InputError
+
+Row = tuple  # (user, item, timestamp text or number[, rating])
+
+
+def read_amazon(path: Path) -> pd.DataFrame:
+    """McAuley's 2014 review files (reviews_<Category>_5.json.gz): one JSON object per line
+    with reviewerID, asin, overall (the rating) and unixReviewTime (seconds)."""
+    fields = ("reviewerID", "asin", "unixReviewTime", "overall")
+    rows = (_fields(_json(text, path, n), fields, path, n) for n, text in _lines(path))
+    return _frame(rows, path, ("user", "item", "timestamp", "rating"))
+
+
+# steam_reviews.json.gz holds Python literals (single quotes), not JSON: read the three
+# fields with patterns instead of evaluating 7.8M lines.
+_QUOTED = r"""(?:'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)")"""
+_STEAM = {name: re.compile(rf"'{name}': {_QUOTED}") for name in ("username", "product_id", "date")}
+
+
+def read_steam(path: Path) -> pd.DataFrame:
+    """Kang and McAuley's steam_reviews.json.gz: one review per line with username,
+    product_id and date (YYYY-MM-DD)."""
+
+    def row(number: int, text: str) -> Row:
+        values = []
+        for name, pattern in _STEAM.items():
+            found = pattern.search(text)
+            if found is None:
+                raise InputError(f"{path}: line {number}: no '{name}' field")
+            values.append(found.group(1) if found.group(1) is not None else found.group(2))
+        return tuple(values)
+
+    return _frame((row(n, text) for n, text in _lines(path)), path, ("user", "item", "timestamp"))
+
+
+def read_yelp(path: Path, year: str = "2019") -> pd.DataFrame:
+    """yelp_academic_dataset_review.json: one JSON review per line (user_id, business_id,
+    stars, date 'YYYY-MM-DD HH:MM:SS'); only reviews dated in `year` are kept."""
+    fields = ("user_id", "business_id", "date", "stars")
+    marker = f'"date":"{year}'  # a cheap pre-filter; the parsed date decides
+
+    def rows() -> Iterator[Row]:
+        for number, text in _lines(path):
+            if marker in text.replace(" ", ""):
+                row = _fields(_json(text, path, number), fields, path, number)
+                if str(row[2]).startswith(year):
+                    yield row
+
+    return _frame(rows(), path, ("user", "item", "timestamp", "rating"))
+
+
+def read_gowalla(path: Path) -> pd.DataFrame:
+    """SNAP's loc-gowalla_totalCheckins.txt.gz: user, check-in time (ISO, UTC), latitude,
+    longitude, location id; tab-separated. Items are locations."""
+    return _table(path, columns=[0, 4, 1], expected=5)
+
+
+def read_lastfm_1k(path: Path) -> pd.DataFrame:
+    """Celma's userid-timestamp-artid-artname-traid-traname.tsv (Last.fm 1K users): one play
+    per line. Items are artists, by name (the artist MBID is missing on many lines)."""
+    return _table(path, columns=[0, 3, 1], expected=6)
+
+
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "amazon": read_amazon,
+    "steam": read_steam,
+    "yelp": read_yelp,
+    "gowalla": read_gowalla,
+    "lastfm": read_lastfm_1k,
+}
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path), encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based number, text) of each non-blank line; a truncated gzip file is refused."""
+    number = 0
+    try:
+        with _open_text(path) as stream:
+            for number, text in enumerate(stream, start=1):
+                if text.strip():
+                    yield number, text
+    except (EOFError, OSError, zlib.error) as error:
+        raise InputError(
+            f"{path}: unreadable after line {number} ({' '.join(str(error).split())}): the "
+            f"file is truncated or corrupt; fetch it again"
+        ) from None
+
+
+def _json(text: str, path: Path, number: int) -> dict:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: line {number}: not JSON ({error.msg})") from None
+
+
+def _fields(record: dict, names: tuple[str, ...], path: Path, number: int) -> Row:
+    try:
+        return tuple(record[name] for name in names)
+    except KeyError as error:
+        raise InputError(f"{path}: line {number}: no {error.args[0]!r} field") from None
+    except TypeError:
+        raise InputError(f"{path}: line {number}: not a JSON object") from None
+
+
+def _frame(rows, path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    return _typed(pd.DataFrame.from_records(list(rows), columns=list(columns)), path)
+
+
+def _table(path: Path, columns: list[int], expected: int) -> pd.DataFrame:
+    """A tab-separated file without header: `columns` are the user, item and time columns."""
+    try:
+        with _open_text(path) as stream:
+            table = pd.read_csv(
+                stream,
+                sep="\t",
+                header=None,
+                quoting=csv.QUOTE_NONE,
+                dtype=str,
+                keep_default_na=False,
+                names=list(range(expected)),
+            )
+    except (EOFError, OSError, zlib.error, pd.errors.ParserError) as error:
+        raise InputError(f"{path}: {' '.join(str(error).split())}") from None
+    frame = table[columns].set_axis(["user", "item", "timestamp"], axis=1)
+    empty = (frame.isna() | (frame == "")).any(axis=1).to_numpy()
+    if empty.any():
+        raise InputError(f"{path}: line {int(np.argmax(empty)) + 1}: a field is empty")
+    return _typed(frame, path)
+
+
+def _typed(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Ids as text, timestamps through the common clock, ratings as floats."""
+
+    def fail(row: int, problem: str) -> None:
+        raise InputError(f"{path}: event {row + 1}: {problem}")
+
+    if frame.empty:
+        raise InputError(f"{path} holds no events")
+    out = {"user": frame["user"].astype(str).to_numpy(dtype=object)}
+    out["item"] = frame["item"].astype(str).to_numpy(dtype=object)
+    out["timestamp"] = to_clock(frame["timestamp"], fail)
+    if "rating" in frame.columns:
+        out["rating"] = pd.to_numeric(frame["rating"], errors="coerce").to_numpy(np.float64)
+    return pd.DataFrame(out)
