@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 from scipy.special import gammaln
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from protocols import metrics
 
@@ -38,8 +38,14 @@ def metric_curves(n_candidates: int, ks: tuple[int, ...]) -> dict[str, np.ndarra
 def corrected(curves: dict[str, np.ndarray], n_negatives: int, gamma: float = GAMMA):
     """{name: f~ [N + 1]}: the value to credit for each sampled rank 0..N."""
     n_candidates = len(next(iter(curves.values())))
-    with threadpool_limits(1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         return _solve(curves, n_candidates, n_negatives, gamma)
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """Built once, on first use: finding the loaded BLAS libraries costs tens of ms."""
+    return ThreadpoolController()
 
 
 def _solve(curves: dict[str, np.ndarray], n_candidates: int, n_negatives: int, gamma: float):
@@ -70,11 +76,14 @@ def cached_correction(n_candidates: int, n_negatives: int, ks: tuple[int, ...], 
 
 
 def _hypergeometric(r: np.ndarray, population: int, successes: np.ndarray, draws: int):
-    """P(r successes in `draws` draws without replacement), by log-binomials (fast, vectorised)."""
+    """P(r successes in `draws` draws without replacement), by log-binomials read off one
+    table of log factorials (vectorised; integer arguments)."""
+    log_factorial = gammaln(np.arange(population + 1) + 1.0)  # [population + 1]
 
     def log_choose(n, k):
-        return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
+        return log_factorial[n] - log_factorial[k] - log_factorial[n - k]
 
+    r, successes = np.asarray(r, dtype=np.int64), np.asarray(successes, dtype=np.int64)
     possible = (r <= successes) & (draws - r <= population - successes)
     logp = (
         log_choose(successes, np.minimum(r, successes))

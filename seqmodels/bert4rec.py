@@ -30,6 +30,7 @@ class BERT4RecParams(TrainParams):
     blocks: int = 2
     heads: int = 2
     mask_prob: float = 0.2  # share of items hidden per window (Sun et al.: 0.2 on ML-1M)
+    patience: int = 10  # the cloze task's validation curve is noisier and slower than SASRec's
 
 
 class BERT4RecEncoder(nn.Module):

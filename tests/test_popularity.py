@@ -6,6 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocols.popularity import (
+    PopularityPenalty,
+    item_popularity,
     penalise,
     popularity_bands,
     short_head,
@@ -84,3 +86,15 @@ def test_constant_scores_are_ranked_by_inverse_popularity_under_a_penalty():
     penalised = penalise(scores, candidates, z, 1.0)
     assert torch.isfinite(penalised).all()
     assert penalised[0, 8] > penalised[0, 1]  # the unseen item beats the most popular one
+
+
+def test_the_penalty_transform_is_penalise_and_popularity_counts_training_events():
+    from protocols.data import item_popularity as old_home
+    from protocols.types import Histories
+
+    train = Histories(np.array([0, 3, 5]), np.array([1, 2, 1, 3, 1]), np.zeros(5, dtype=int))
+    assert item_popularity(train, 4).tolist() == [0, 3, 1, 1, 0]
+    assert old_home is item_popularity
+    scores, candidates, pop_z = _world()
+    transform = PopularityPenalty(pop_z.numpy(), 0.5)
+    assert torch.equal(transform(scores, candidates), penalise(scores, candidates, pop_z, 0.5))

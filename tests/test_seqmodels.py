@@ -155,3 +155,26 @@ def test_length_batches_cover_every_training_position_once():
     assert torch.equal(covered, (targets != 0).long())  # each real position exactly once
     spread = [int(lengths[rows].max() - lengths[rows].min()) for rows, _ in batches]
     assert sum(spread) / len(spread) < 0.5 * float(lengths.max() - lengths.min())
+
+
+@pytest.mark.parametrize("name", DEEP)
+def test_cutting_a_batch_to_its_longest_row_leaves_the_loss_unchanged(name, fit_data):
+    import numpy as np
+
+    from protocols.sequences import training_windows
+    from seqmodels.losses import create_loss
+
+    model = create_model(name, **{**QUICK, "epochs": 1}).fit(fit_data)
+    model.net_.eval()  # no dropout: the same batch must give the same loss
+    inputs, targets = (torch.from_numpy(a) for a in training_windows(fit_data.train, 10))
+    short = torch.from_numpy(np.flatnonzero((inputs != 0).sum(1).numpy() < 6)[:32])
+    x, y = inputs[short], targets[short]
+    width = int((x != 0).sum(1).max())
+    loss = create_loss("ce", model.params, fit_data.n_items, np.ones(fit_data.n_items + 1))
+    with torch.no_grad():
+        full, cut = (
+            model.training_loss(x, y, loss),
+            model.training_loss(x[:, -width:], y[:, -width:], loss),
+        )
+    assert width < x.shape[1]
+    torch.testing.assert_close(full, cut, rtol=1e-5, atol=1e-6)

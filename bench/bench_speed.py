@@ -1,0 +1,163 @@
+"""Evaluation and training seconds, each against its floor timed in the same run.
+
+    python bench/bench_speed.py --dataset synthetic:n_users=22363,n_items=12101,mean_length=9,min_length=5
+    python bench/bench_speed.py --dataset ml-1m --min-rating 4
+
+Evaluation: valid and test users ranked under both protocols (full with a top list, sampled
+with the run's negatives) plus the sampled-to-full estimate, with a cold estimate cache; the
+floor is counting, for every target, the scores at or above it in a precomputed score
+matrix. Training: the median seconds of `--epochs` epochs (validation apart) per model and
+loss; the floor is the full softmax, forward and backward, over as many target positions as
+an epoch has, in batches of the same size. Ratios to floors timed in the same process hold on
+a shared machine; seconds do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tabulate import tabulate
+
+from benchmark.config import RunConfig
+from benchmark.pipeline import device_label, make_fit_data, prepare
+from benchmark.registry import create_model
+from protocols.estimate import cached_correction, estimate_full
+from protocols.evaluate import rank_targets
+from protocols.sequences import last_items, training_windows
+from protocols.types import UserBatch
+
+
+def time_evaluation(model, split, n_items, seq_len, negatives, ks, cold: bool) -> float:
+    if cold:  # the first model of a run solves the estimate's corrections; later ones reuse them
+        cached_correction.cache_clear()
+    start = time.perf_counter()
+    for part in (split.valid, split.test):
+        ranks = rank_targets(model, part, n_items, seq_len, negatives, top_k=max(ks))
+        estimate_full(ranks.sampled, ranks.full_candidates, negatives.shape[1], ks)
+    return time.perf_counter() - start
+
+
+def counting_floor(model, split, n_items, seq_len, batch_size=512) -> float:
+    """Seconds to count the scores at or above each target's, scores computed untimed."""
+    seconds = 0.0
+    for part in (split.valid, split.test):
+        sequences = torch.from_numpy(last_items(part.inputs, seq_len))
+        history = part.inputs.to_csr(n_items + 1)
+        for start in range(0, part.n_users, batch_size):
+            rows = slice(start, start + batch_size)
+            scores = model.score(UserBatch(part.users[rows], sequences[rows], history[rows]))
+            targets = torch.as_tensor(part.targets[rows])
+            begin = time.perf_counter()
+            (scores >= scores.gather(1, targets)).sum(dim=1, dtype=torch.int32)
+            seconds += time.perf_counter() - begin
+    return seconds
+
+
+def softmax_floor(positions: int, batches: int, n_items: int, dim: int) -> float:
+    """Seconds of the full-softmax forward and backward over `positions` states."""
+    items = torch.randn(n_items + 1, dim, requires_grad=True)
+    per_batch = -(-positions // batches)
+    start = time.perf_counter()
+    for done in range(0, positions, per_batch):
+        m = min(per_batch, positions - done)
+        states = torch.randn(m, dim, requires_grad=True)
+        targets = torch.randint(1, n_items + 1, (m,))
+        F.cross_entropy(states @ items.T, targets).backward()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    a = parser.add_argument
+    a("--dataset", default="synthetic:n_users=22363,n_items=12101,mean_length=9,min_length=5")
+    a("--min-rating", type=float, default=None)
+    a("--eval-models", default="pop,itemknn,sasrec")
+    a("--train-models", default="gru,sasrec")
+    a("--losses", default="ce,sampled-ce")
+    a("--epochs", type=int, default=2)
+    a("--seq-len", type=int, default=50)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    config = RunConfig(dataset=args.dataset, min_rating=args.min_rating, seq_len=args.seq_len)
+    data, split, _, negatives = prepare(config)
+    fit = make_fit_data(config, data, split)
+    print(
+        f"{args.dataset} (min rating {args.min_rating}): {data.n_users} users, {data.n_items} "
+        f"items, {data.n_interactions} interactions; {torch.get_num_threads()} torch threads; "
+        f"{device_label('cpu')}\n"
+    )
+    rows = []
+    for name in args.eval_models.split(","):
+        model = create_model(name, **({"epochs": 1} if name in ("sasrec", "gru") else {}))
+        model.fit(fit)
+        timed = [
+            time_evaluation(model, split, data.n_items, args.seq_len, negatives, config.ks, cold)
+            for cold in (True, False)
+        ]
+        floor = counting_floor(model, split, data.n_items, args.seq_len)
+        rows.append([name, *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
+        rows[-1] += [f"{t / floor:.2f}" for t in timed]
+    users = split.valid.n_users + split.test.n_users
+    heads = [
+        "model",
+        f"eval s, cold estimate ({users} users)",
+        "eval s, estimate cached",
+        "counting floor s",
+        "ratio cold",
+        "ratio cached",
+    ]
+    print(tabulate(rows, heads, tablefmt="github"), "\n")
+    print(tabulate(train_rows(args, fit, data), TRAIN_HEADS, tablefmt="github"))
+
+
+TRAIN_HEADS = [
+    "model",
+    "loss",
+    "s/epoch",
+    "valid s",
+    "softmax floor s",
+    "ratio",
+    "x faster than ce",
+]
+
+
+def train_rows(args, fit, data) -> list[list]:
+    inputs, targets = training_windows(fit.train, args.seq_len)
+    positions = int((targets != 0).sum())
+    rows = []
+    for name in args.train_models.split(","):
+        ce_seconds = None
+        for loss in args.losses.split(","):
+            model = create_model(name, epochs=args.epochs, patience=args.epochs, loss=loss)
+            history = model.fit(fit).training_["history"]
+            seconds = statistics.median(h["train_seconds"] for h in history)
+            valid = statistics.median(h["valid_seconds"] for h in history)
+            batches = -(-len(inputs) // model.params.batch_size)
+            floor = softmax_floor(positions, batches, data.n_items, model.params.emb_dim)
+            ce_seconds = seconds if loss == "ce" else ce_seconds
+            speedup = f"{ce_seconds / seconds:.1f}" if ce_seconds else ""
+            rows.append(
+                [
+                    name,
+                    loss,
+                    f"{seconds:.1f}",
+                    f"{valid:.1f}",
+                    f"{floor:.1f}",
+                    f"{seconds / floor:.2f}",
+                    speedup,
+                ]
+            )
+    return rows
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
