@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
+from benchmark.models import create_model
 from benchmark.pipeline import device_label, make_fit_data, prepare
-from benchmark.registry import create_model
 from protocols.estimate import cached_correction, estimate_full
 from protocols.evaluate import rank_targets
 from protocols.sequences import last_items, training_windows
@@ -37,9 +37,10 @@ def time_evaluation(model, split, n_items, seq_len, negatives, ks, cold: bool) -
     if cold:  # the first model of a run solves the estimate's corrections; later ones reuse them
         cached_correction.cache_clear()
     start = time.perf_counter()
-    for part in (split.valid, split.test):
-        ranks = rank_targets(model, part, n_items, seq_len, negatives, top_k=max(ks))
-        estimate_full(ranks.sampled, ranks.full_candidates, negatives.shape[1], ks)
+    for name in ("valid", "test"):
+        part, negs = getattr(split, name), negatives[name]
+        ranks = rank_targets(model, part, n_items, seq_len, negs, top_k=max(ks))
+        estimate_full(ranks.sampled, ranks.full_candidates, negs.shape[1], ks)
     return time.perf_counter() - start
 
 
@@ -86,8 +87,11 @@ def main() -> None:
     a("--seq-len", type=int, default=50)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    config = RunConfig(dataset=args.dataset, min_rating=args.min_rating, seq_len=args.seq_len)
-    data, split, _, negatives = prepare(config)
+    config = RunConfig().replace(
+        dataset=args.dataset, min_rating=args.min_rating, seq_len=args.seq_len
+    )
+    prepared = prepare(config)
+    data, split, negatives = prepared.data, prepared.split, prepared.negatives
     fit = make_fit_data(config, data, split)
     print(
         f"{args.dataset} (min rating {args.min_rating}): {data.n_users} users, {data.n_items} "
@@ -99,7 +103,9 @@ def main() -> None:
         model = create_model(name, **({"epochs": 1} if name in ("sasrec", "gru") else {}))
         model.fit(fit)
         timed = [
-            time_evaluation(model, split, data.n_items, args.seq_len, negatives, config.ks, cold)
+            time_evaluation(
+                model, split, data.n_items, args.seq_len, negatives, config.protocol.ks, cold
+            )
             for cold in (True, False)
         ]
         floor = counting_floor(model, split, data.n_items, args.seq_len)

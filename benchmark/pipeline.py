@@ -51,7 +51,9 @@ class Prepared:
     split: Split
     fingerprint: dict  # name, sha256 and size of the interactions
     popularity: np.ndarray  # [n_items + 1] training interactions per item
-    negatives: dict[str, np.ndarray]  # part -> [n_users, N] sampled candidates, shared by every model
+    negatives: dict[
+        str, np.ndarray
+    ]  # part -> [n_users, N] sampled candidates, shared by every model
 
 
 def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:

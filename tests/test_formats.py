@@ -1,6 +1,5 @@
 """seq:, pairs: and atomic: files: the same events in any format are the same data set."""
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.config import RunConfig
+from benchmark.api import build_config
 from benchmark.datasets import load_raw
 from benchmark.pipeline import run_one
 from protocols.data import fingerprint, to_implicit
@@ -99,10 +98,9 @@ def test_atomic_keeps_ratings_and_float_seconds(tmp_path):
 
 def test_same_events_same_metrics_in_every_format(events, tmp_path):
     specs = write_all(events, tmp_path)
-    base = RunConfig(model="itemknn", seq_len=5, num_negatives=20, ks=(5, 10))
+    base = build_config("itemknn", seq_len=5, num_negatives=20, ks=(5, 10))
     metrics = {
-        kind: run_one(dataclasses.replace(base, dataset=spec))[0]["metrics"]
-        for kind, spec in specs.items()
+        kind: run_one(base.replace(dataset=spec))[0]["metrics"] for kind, spec in specs.items()
     }
     first = metrics.pop("csv")
     assert first["full"]["test"]["users"] > 30

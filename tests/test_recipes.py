@@ -159,8 +159,8 @@ def test_truncated_gzip_and_malformed_lines_are_refused(tmp_path):
 
 
 def test_a_recipe_data_set_runs_through_the_pipeline(tmp_path, monkeypatch):
-    from benchmark.config import RunConfig
-    from benchmark.pipeline import load_split, run_one
+    from benchmark.api import build_config
+    from benchmark.pipeline import run_one
 
     # 25 users, each reviewing 22 of 25 items (more items than the stored top-20 lists)
     rows = [
@@ -178,8 +178,6 @@ def test_a_recipe_data_set_runs_through_the_pipeline(tmp_path, monkeypatch):
         RECIPES, "amazon-beauty", dataclasses.replace(RECIPES["amazon-beauty"], expected=fits)
     )
     monkeypatch.setenv("SEQREC_DATA", str(tmp_path))
-    load_split.cache_clear()
-    record, _ = run_one(RunConfig(dataset="amazon-beauty", model="pop", num_negatives=2, ks=(1, 2)))
-    load_split.cache_clear()
+    record, _ = run_one(build_config("pop", dataset="amazon-beauty", num_negatives=2, ks=(1, 2)))
     assert record["dataset"]["name"] == "amazon-beauty" and record["dataset"]["interactions"] == 550
     assert record["metrics"]["full"]["test"]["users"] == 25

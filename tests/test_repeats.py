@@ -1,7 +1,5 @@
 """Repeated items: the `--repeats` policies, and no candidate set that gives the target away."""
 
-import dataclasses
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,9 +8,9 @@ from conftest import interactions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.config import RunConfig
+from benchmark.api import build_config
+from benchmark.models import create_model
 from benchmark.pipeline import run_one
-from benchmark.registry import create_model
 from protocols.data import to_implicit
 from protocols.errors import InputError
 from protocols.evaluate import rank_targets
@@ -143,10 +141,17 @@ def test_pipeline_records_the_policy_and_trains_under_it(tmp_path, repeats):
     raw = _raw_with_repeats(5, 40, 30, 30)
     path = tmp_path / "events.csv"
     raw.frame.to_csv(path, index=False)
-    params = (("epochs", 1), ("emb_dim", 8))
-    config = RunConfig(dataset=f"csv:{path}", repeats=repeats, model="gru", params=params)
-    record, _ = run_one(dataclasses.replace(config, seq_len=5, num_negatives=10, ks=(5,)))
+    config = build_config(
+        "gru",
+        {"epochs": 1, "emb_dim": 8},
+        dataset=f"csv:{path}",
+        repeats=repeats,
+        seq_len=5,
+        num_negatives=10,
+        ks=(5,),
+    )
+    record, _ = run_one(config)
     assert record["protocol"]["repeats"] == repeats
-    assert record["config"]["repeats"] == repeats
+    assert record["config"]["data"]["repeats"] == repeats
     dropped = record["dataset"]["stats"].get("repeats_dropped", 0)
     assert (dropped > 0) == (repeats == "first")
