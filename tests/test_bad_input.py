@@ -34,7 +34,7 @@ CASES = {
     "seq len zero": (["--seq-len", "0"], "--seq-len"),
     "k above candidates": (["--num-negatives", "10", "--ks", "5,20"], "larger than"),
     "too many negatives": (["--num-negatives", "39", "--ks", "5"], "to sample from"),
-    "unknown repeats": (["--repeats", "last"], "unknown --repeats 'last'"),
+    "unknown repeats": (["--repeats", "last"], "argument --repeats: invalid choice: 'last'"),
     "unknown param": (["--models", "pop", "--param", "depth=3"], "has parameter 'depth'"),
     "bad param value": (["--models", "itemknn", "--param", "neighbours=many"], "cannot read"),
     "bad sampler": (["--negative-sampler", "fancy"], "negative-sampler"),
