@@ -18,7 +18,7 @@ from tabulate import tabulate
 
 from benchmark.datasets import DATASETS, data_root, load_raw
 from benchmark.recipes import RECIPES, raw_path
-from benchmark.run import OneLineParser, guarded
+from benchmark.cli import OneLineParser, guarded
 from protocols.data import REPEATS, to_implicit
 from protocols.types import Interactions
 

@@ -38,7 +38,7 @@ def synthetic_world(seq_len: int = 10, **options):
     """(interactions, leave-one-out split, FitData) of a small synthetic data set."""
     data = to_implicit(generate(**options))
     split = leave_one_out(data)
-    fit_data = make_fit_data(RunConfig().replace(seq_len=seq_len), data, split)
+    fit_data = make_fit_data(RunConfig().replace(seq_len=seq_len, device="cpu"), data, split)
     return data, split, fit_data
 
 

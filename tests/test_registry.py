@@ -88,4 +88,4 @@ def test_class_attributes_say_baseline_and_seq_len():
     for name in list_models():
         cls = get_model_class(name)
         assert cls.is_baseline == (name in {"pop", "personal-topk", "itemknn", "mf-als", "mf-bpr"})
-        assert cls.uses_seq_len == (name in {"mlp", "cnn", "gru", "sasrec"})
+        assert cls.uses_seq_len == (name in {"mlp", "cnn", "gru", "sasrec", "bert4rec"})

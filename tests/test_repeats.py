@@ -63,7 +63,7 @@ def test_a_target_inside_the_excluded_history_is_refused():
     frame = pd.DataFrame({"user": [1] * 4, "item": [7, 8, 9, 7], "timestamp": [1, 2, 3, 4]})
     data = to_implicit(RawData("r", frame), repeats="keep")
     split = leave_one_out(data)
-    with pytest.raises(InputError, match="target item is in the user's input history"):
+    with pytest.raises(InputError, match=r"target item\(s\) are in the user's input history"):
         rank_targets(HistoryOnly(), split.test, data.n_items, 5)
     ranks = rank_targets(HistoryOnly(), split.test, data.n_items, 5, exclude_history=False)
     assert ranks.full.tolist() == [[2]]  # ties with the other history items 8 and 9
