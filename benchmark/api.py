@@ -25,7 +25,7 @@ __all__ = ["RunConfig", "RunRecord", "build_config", "read_records", "run_config
 
 def build_config(model: str = "pop", params: dict | None = None, **options: Any) -> RunConfig:
     """`build_config("gru", {"epochs": 5}, dataset="ml-100k", seed=1)`, validated; the device
-    (`auto` by default) is resolved to a concrete one."""
+    (cpu unless given; `auto` picks cuda when present) is resolved to a concrete one."""
     config = RunConfig(model=model_config(model, params or {})).replace(**options)
     return config.replace(device=resolve_device(config.device)).validate()
 

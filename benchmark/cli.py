@@ -115,6 +115,7 @@ def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param"
         if not f.metadata["cli"]:
             continue
         shown = ",".join(map(str, f.default)) if isinstance(f.default, tuple) else f.default
+        shown = "auto" if name == "device" else shown
         parser.add_argument(
             "--" + flag(name),
             dest=name,

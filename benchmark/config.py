@@ -86,7 +86,9 @@ class RunConfig:
     protocol: ProtocolConfig = ProtocolConfig()
     model: ModelConfig = ModelConfig()
     seed: int = option(0, "seed of the sampled candidates and of training")
-    device: str = option("auto", "auto, cpu, cuda or cuda:N (auto: cuda if present)")
+    device: str = option(
+        "cpu", "auto, cpu, cuda or cuda:N (auto: cuda if present; the command line's default)"
+    )
     eval_batch_size: int = option(512, "users per scoring batch")
 
     def validate(self) -> RunConfig:
