@@ -43,8 +43,8 @@ def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param"
     a(
         "--dataset",
         default=d.dataset,
-        help="ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small, "
-        "csv:PATH or synthetic[:n_users=..,n_items=..] (default %(default)s)",
+        help="a registered name (python -m benchmark.datasets list), csv:PATH, seq:PATH, "
+        "pairs:PATH, atomic:PATH or synthetic[:n_users=..,n_items=..] (default %(default)s)",
     )
     a("--sep", default=None, help="separator of a csv: file (default ',')")
     a(
