@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
+from benchmark.cli import OneLineParser, guarded
 from benchmark.datasets import DATASETS, data_root, load_raw
 from benchmark.recipes import RECIPES, raw_path
-from benchmark.cli import OneLineParser, guarded
 from protocols.data import REPEATS, to_implicit
 from protocols.types import Interactions
 

@@ -29,8 +29,8 @@ class DataConfig:
 
     dataset: str = option(
         "ml-1m",
-        "ml-100k, ml-1m, ml-20m, ml-25m, ml-latest-small, csv:PATH or "
-        "synthetic[:n_users=..,n_items=..]",
+        "a registered name (python -m benchmark.datasets list), csv:PATH, seq:PATH, pairs:PATH, "
+        "atomic:PATH or synthetic[:n_users=..,n_items=..]",
     )
     sep: str | None = option(None, "separator of a csv: file (default ',')")
     columns: str | None = option(

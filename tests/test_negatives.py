@@ -104,3 +104,15 @@ def test_heavy_users_still_get_exact_samples():
     draws = sample_negatives(seen, 4, np.r_[0.0, np.ones(500)], np.random.default_rng(0))
     assert sorted(draws[0].tolist()) == [10, 20, 30, 40]
     assert len(set(draws[1].tolist())) == 4
+
+
+def test_leave_one_out_test_negatives_are_those_of_the_whole_history_rule():
+    # before per-part drawing, one array excluded each user's whole history; under leave-one-out
+    # the test part excludes exactly that (input + target), from the same stream
+    data = random_interactions(5, n_users=30, n_items=50, max_len=20)
+    split = leave_one_out(data)
+    users = split.test.users
+    seen = data.histories.take(users).to_csr(data.n_items + 1)
+    weights = item_weights("uniform", split.train, data.n_items)
+    old = sample_negatives(seen, 6, weights, np.random.default_rng([3, 0x5EED]))
+    assert np.array_equal(draw_candidates(data, split, 6, "uniform", 3)["test"][users], old)
