@@ -35,7 +35,18 @@ GAP_METRICS = ("HR@10", "NDCG@10")
 SIGNIFICANCE = ("full", "NDCG@10", 0.05)  # protocol, metric and level of the significance marks
 # Row order: baselines, simplest first, then sequence models; other models (plugins) follow
 # their kind in name order. `--order` declares another.
-ORDER = ("pop", "personal-topk", "itemknn", "mf-als", "mf-bpr", "mlp", "cnn", "gru", "sasrec")
+ORDER = (
+    "pop",
+    "personal-topk",
+    "itemknn",
+    "mf-als",
+    "mf-bpr",
+    "mlp",
+    "cnn",
+    "gru",
+    "sasrec",
+    "bert4rec",
+)
 TIDY_HEADER = ["dataset", "model", "protocol", "split", "metric", "mean", "std", "n",
                "p_holm", "significant"]  # fmt: skip
 
