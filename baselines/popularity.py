@@ -8,6 +8,7 @@ import torch
 from protocols.data import item_popularity
 from protocols.interface import NoParams, Recommender
 from protocols.registry import register_model
+from protocols.search_space import Domain
 from protocols.types import FitData, UserBatch
 
 
@@ -16,6 +17,7 @@ class Popularity(Recommender):
     """Scores item i by pop(i), the same for every user (the history only filters candidates)."""
 
     Params = NoParams
+    search_space: dict[str, Domain] = {}  # nothing to tune: a search runs the default once
 
     def fit(self, data: FitData) -> Popularity:
         self.counts_ = item_popularity(data.train, data.n_items)  # [n_items + 1]

@@ -98,10 +98,16 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
     )
 
 
-def fit_model(config: RunConfig) -> tuple[Recommender, float]:
-    """The model of `config`, fitted on its training data; and the seconds it took."""
+def fit_model(config: RunConfig, epoch_hooks: tuple = ()) -> tuple[Recommender, float]:
+    """The model of `config`, fitted on its training data; and the seconds it took.
+
+    `epoch_hooks` are set on models that train in epochs (`hook(model, entry)` after each
+    epoch's validation; a search uses one to prune hopeless trials).
+    """
     data, split, _ = load_split(config.data_key())  # fitting never sees the sampled negatives
     model = create_model(config.model, **dict(config.params))
+    if epoch_hooks and hasattr(model, "epoch_hooks"):
+        model.epoch_hooks = tuple(epoch_hooks)
     start = time.perf_counter()
     model.fit(make_fit_data(config, data, split))
     return model, time.perf_counter() - start
@@ -113,8 +119,12 @@ def evaluate_model(
     fit_seconds: float,
     progress: bool = False,
     reused_from: str | None = None,
+    parts: tuple[str, ...] = ("valid", "test"),
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """Rank valid and test targets with a fitted model; the run record and per-user ranks."""
+    """Rank valid and test targets with a fitted model; the run record and per-user ranks.
+
+    `parts=("valid",)` scores the validation targets only (a search's trials never see test).
+    """
     data, split, fp, negatives = prepare(config)
     pop = item_popularity(split.train, data.n_items)
     pop_z = standardised_log_popularity(pop)
@@ -133,7 +143,7 @@ def evaluate_model(
             pop_z=pop_z,
             alpha=config.alpha,
         )
-        for part in ("valid", "test")
+        for part in parts
     }
     eval_seconds = time.perf_counter() - start
 

@@ -214,6 +214,10 @@ def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
     for name in names:
         get_model_class(name)  # unknown names fail here, with the known ones listed
     params = model_params(names, shortcut_params(args) + args.param)
+    if getattr(args, "tuned", None):  # parameters chosen by benchmark.tune; --param still wins
+        from benchmark.tune import with_tuned
+
+        params = with_tuned(params, args.tuned)
     base = dict(
         dataset=args.dataset,
         sep=args.sep,
@@ -331,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         help=f"comma-separated model names, or all (registered: {', '.join(list_models())})",
     )
     add_run_options(parser)
+    parser.add_argument("--tuned", default=None, help="use the parameters tuned in this folder")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

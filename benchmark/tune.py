@@ -1,0 +1,256 @@
+"""Tune every model with the same budget on the validation split, then score the winners on test.
+
+python -m benchmark.tune --dataset ml-100k --models itemknn,mf-als,gru --trials 20 --seed 0 \\
+    --out results/tuning/ml-100k --epochs 20 --seeds 0,1,2
+
+Each model's search is an Optuna study (seeded TPE sampler, median pruner fed by the trainer's
+per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
+`--trials N` is the total per model, so running again with the same N adds nothing and a larger N
+runs only the missing trials. Trial records (validation metrics only) go to OUT/trials/; the
+chosen configuration of each model is fitted once per seed of `--seeds` and scored on test as an
+ordinary run record in OUT/runs/. OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from benchmark import records, search
+from benchmark.ablate import parse_seeds
+from benchmark.config import RunConfig
+from benchmark.registry import list_models
+from benchmark.run import OneLineParser, add_run_options, configs_from_args, execute, guarded
+from benchmark.tune_report import write_tables
+from protocols.errors import InputError
+from protocols.metrics import AT_K, WHOLE_LIST
+from protocols.search_space import describe
+
+log = logging.getLogger("benchmark.tune")
+MANIFEST = "tune.json"  # what the study in OUT searched: data, protocol, seed and objective
+BEST = "best.json"
+OBJECTIVE_PROTOCOLS = ("full", "sampled")
+
+
+def tuned_params(out: str | Path) -> dict[str, dict]:
+    """{model: parameters} of a finished tuning in OUT: the best searched parameters plus the
+    ones fixed on the tuning command line (an epoch cap, say), as the tuned test runs used."""
+    path = Path(out) / BEST
+    try:
+        best = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise InputError(f"--tuned {out}: cannot read {path}: {error}") from None
+    return {
+        model: {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in {**entry["fixed"], **entry["params"]}.items()
+        }
+        for model, entry in best["models"].items()
+    }
+
+
+def with_tuned(params: dict[str, tuple], out: str | Path) -> dict[str, tuple]:
+    """Each model's parameters: the tuned ones in OUT, overridden by explicit ones."""
+    tuned = tuned_params(out)
+    missing = sorted(set(params) - set(tuned))
+    if missing:
+        raise InputError(f"--tuned {out}: no tuned parameters for {', '.join(missing)}")
+    return {m: tuple(sorted({**tuned[m], **dict(p)}.items())) for m, p in params.items()}
+
+
+def check_metric(metric: str, ks: tuple[int, ...]) -> str:
+    protocol, _, name = metric.partition(":")
+    names = [f"{m}@{k}" for m in AT_K for k in ks] + list(WHOLE_LIST)
+    if protocol not in OBJECTIVE_PROTOCOLS or name not in names:
+        raise InputError(
+            f"unknown --metric {metric!r}: use PROTOCOL:NAME with PROTOCOL in "
+            f"{', '.join(OBJECTIVE_PROTOCOLS)} and NAME in {', '.join(names)}"
+        )
+    return metric
+
+
+def manifest(base: RunConfig, metric: str) -> dict:
+    """The study's identity: every field that decides a trial's number, but the model's."""
+    config = base.to_dict(exclude=("model", "params", "device", "eval_batch_size"))
+    return json.loads(json.dumps({"config": config, "metric": metric}, default=str))
+
+
+def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
+    """Refuse (before writing anything) an OUT holding a study of another set-up."""
+    path = out / MANIFEST
+    if path.exists():
+        found = json.loads(path.read_text())
+        differ = sorted(
+            k for k in expected["config"] if found["config"].get(k) != expected["config"][k]
+        )
+        if found.get("metric") != expected["metric"]:
+            differ.append("metric")
+        if differ:
+            raise InputError(
+                f"{out} holds a study of a different set-up ({', '.join(differ)} differ); "
+                "use another --out"
+            )
+    for s in searches:
+        study = search.existing_study(out, s.base.model)
+        found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
+        if study is not None and found != study_attrs(s):
+            raise InputError(
+                f"{out}: the study of {s.base.model} was searched with other fixed parameters or "
+                "another search space; use another --out"
+            )
+
+
+def study_attrs(s: search.Search) -> dict:
+    fixed = json.loads(json.dumps(dict(s.base.params), default=str))
+    return {"fixed": fixed, "space": describe(s.space)}
+
+
+def build_searches(args: argparse.Namespace) -> list[search.Search]:
+    if args.executor != "local":
+        raise InputError("benchmark.tune runs its workers as local processes (--jobs N) only")
+    if args.trials < 1:
+        raise InputError(f"--trials must be >= 1, got {args.trials}")
+    if args.jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.timeout_minutes is not None and not args.timeout_minutes > 0:
+        raise InputError(f"--timeout-minutes must be > 0, got {args.timeout_minutes}")
+    configs = configs_from_args(args)
+    metric = check_metric(args.metric, configs[0].ks)
+    out = []
+    for config in configs:
+        space = search.space_of(config.model, dict(config.params))
+        trials = args.trials if space else 1  # nothing to search: the default, once
+        out.append(
+            search.Search(args.out, config, space, metric, trials, args.seed, None, args.plugins)
+        )
+    return out
+
+
+def tune_model(s: search.Search, jobs: int, timeout_minutes: float | None) -> None:
+    """Run the model's missing trials; add this invocation's wall time to the study."""
+    study = search.prepare_study(s)
+    if not study.user_attrs:  # a new study: what it searches, to refuse a different one later
+        for key, value in study_attrs(s).items():
+            study.set_user_attr(key, value)
+    start = time.time()
+    deadline = start + 60 * timeout_minutes if timeout_minutes else None
+    if search.run_search(dataclasses.replace(s, deadline=deadline), jobs):
+        elapsed = study.user_attrs.get("wall_seconds", 0.0) + time.time() - start
+        study.set_user_attr("wall_seconds", elapsed)
+
+
+def summary(s: search.Search, timeout_minutes: float | None) -> dict:
+    """best.json's entry of one model."""
+    study = search.existing_study(s.out, s.base.model)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == search.TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == search.TrialState.PRUNED]
+    if not complete:
+        raise InputError(f"{s.base.model}: every trial was pruned or failed; nothing to choose")
+    best = max(complete, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
+    default = next((t for t in complete if t.user_attrs.get("default")), None)
+    return {
+        "params": best.params,
+        "fixed": study.user_attrs["fixed"],
+        "valid": best.value,
+        "best_trial": best.number,
+        "default_valid": default.value if default else None,
+        "trials": len(complete) + len(pruned),
+        "pruned": len(pruned),
+        "budget": s.trials,
+        "space": study.user_attrs["space"],
+        "metric": s.metric,
+        "sampler": {
+            "name": "TPESampler",
+            "seed": s.seed,
+            "n_startup_trials": search.startup_trials(s.trials),
+        },
+        "pruner": search.PRUNER,
+        "timeout_minutes": timeout_minutes,
+        "wall_seconds": study.user_attrs.get("wall_seconds", 0.0),
+    }
+
+
+def test_configs(s: search.Search, params: dict, seeds: list[int]) -> list[RunConfig]:
+    return [search.trial_config(dataclasses.replace(s.base, seed=seed), params) for seed in seeds]
+
+
+def parser() -> OneLineParser:
+    p = OneLineParser(
+        prog="python -m benchmark.tune",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--models", default="all", help=f"comma-separated, or all ({', '.join(list_models())})"
+    )
+    add_run_options(p)
+    p.add_argument("--trials", type=int, default=20, help="trials per model, in total (default 20)")
+    p.add_argument(
+        "--metric",
+        default="full:NDCG@10",
+        help="objective on the validation split, PROTOCOL:NAME (default %(default)s)",
+    )
+    p.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=None,
+        help="per model: no trial starts after T minutes",
+    )
+    p.add_argument("--seeds", default=None, help="seeds of the tuned test runs (default: --seed)")
+    p.set_defaults(out="results/tuning")
+    return p
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    searches = build_searches(args)
+    seeds = parse_seeds(args.seeds, args.seed)
+    out = Path(args.out)
+    expected = manifest(searches[0].base, searches[0].metric)
+    check_out(out, expected, searches)
+    from benchmark.pipeline import prepare
+
+    for s in {s.base.data_key(): s for s in searches}.values():
+        prepare(s.base)  # a bad data set fails here, before OUT is touched
+    out.mkdir(parents=True, exist_ok=True)
+    with search.file_lock(out / ".tune.lock"):
+        if not (out / MANIFEST).exists():
+            records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
+        for s in searches:
+            tune_model(s, args.jobs, args.timeout_minutes)
+        best = _read_best(out)
+        best["models"].update({s.base.model: summary(s, args.timeout_minutes) for s in searches})
+        records.write_text(out / BEST, json.dumps(best, indent=2))  # before the long test runs
+        configs = [
+            c
+            for s in searches
+            for c in test_configs(s, best["models"][s.base.model]["params"], seeds)
+        ]
+        execute(configs, str(out), args.force, "local", args.jobs, None, args.plugins)
+        for s in searches:
+            entry = best["models"][s.base.model]
+            entry["test_runs"] = [c.run_id() for c in test_configs(s, entry["params"], seeds)]
+        records.write_text(out / BEST, json.dumps(best, indent=2))
+        write_tables(out, best, expected)
+    return 0
+
+
+def _read_best(out: Path) -> dict:
+    path = out / BEST
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
