@@ -84,7 +84,10 @@ def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
     """Refuse (before writing anything) an OUT holding a study of another set-up."""
     path = out / MANIFEST
     if path.exists():
-        found = json.loads(path.read_text())
+        try:
+            found = json.loads(path.read_text())
+        except ValueError:
+            raise InputError(f"{path} is not valid JSON; use another --out") from None
         differ = sorted(
             k for k in expected["config"] if found["config"].get(k) != expected["config"][k]
         )
@@ -225,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in {s.base.data_key(): s for s in searches}.values():
         prepare(s.base)  # a bad data set fails here, before OUT is touched
     out.mkdir(parents=True, exist_ok=True)
-    with search.file_lock(out / ".tune.lock"):
+    with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         if not (out / MANIFEST).exists():
             records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
         for s in searches:
@@ -233,18 +236,23 @@ def main(argv: list[str] | None = None) -> int:
         best = _read_best(out)
         best["models"].update({s.base.model: summary(s, args.timeout_minutes) for s in searches})
         records.write_text(out / BEST, json.dumps(best, indent=2))  # before the long test runs
-        configs = [
-            c
-            for s in searches
-            for c in test_configs(s, best["models"][s.base.model]["params"], seeds)
-        ]
-        execute(configs, str(out), args.force, "local", args.jobs, None, args.plugins)
-        for s in searches:
-            entry = best["models"][s.base.model]
-            entry["test_runs"] = [c.run_id() for c in test_configs(s, entry["params"], seeds)]
+        run_tests(out, best, searches, seeds, args)
         records.write_text(out / BEST, json.dumps(best, indent=2))
         write_tables(out, best, expected)
     return 0
+
+
+def run_tests(out: Path, best: dict, searches: list, seeds: list[int], args) -> None:
+    """Each model's chosen configuration, fitted and scored on test once per seed (ordinary
+    run records in OUT/runs/; existing ones are kept unless --force)."""
+    planned = {
+        s.base.model: test_configs(s, best["models"][s.base.model]["params"], seeds)
+        for s in searches
+    }
+    configs = [c for group in planned.values() for c in group]
+    execute(configs, str(out), args.force, "local", args.jobs, None, args.plugins)
+    for model, group in planned.items():
+        best["models"][model]["test_runs"] = [c.run_id() for c in group]
 
 
 def _read_best(out: Path) -> dict:
