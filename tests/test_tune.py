@@ -62,6 +62,7 @@ def test_every_model_declares_a_space_holding_its_default():
     assert {"lr", "emb_dim", "dropout", "weight_decay", "batch_size", "blocks"} <= set(
         get_model_class("sasrec").search_space
     )
+    assert {"blocks", "heads", "mask_prob"} <= set(get_model_class("bert4rec").search_space)
 
 
 def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
