@@ -228,3 +228,16 @@ def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error:")
     assert _snapshot(out) == before
+
+
+def test_tuned_refuses_a_folder_without_a_readable_best_json(tmp_path, capsys):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "best.json").write_text('{"models": {"itemknn": {"params": 3}}}')
+    base = ["--dataset", SYNTH, "--models", "itemknn", "--device", "cpu"]
+    for folder in ("missing", "bad"):
+        capsys.readouterr()
+        argv = [*base, "--tuned", str(tmp_path / folder), "--out", str(tmp_path / "runs")]
+        assert run.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--tuned" in err
+    assert not (tmp_path / "runs").exists()
