@@ -9,6 +9,8 @@ MODELS ?= all
 SEED ?= 0
 OUT ?= results/$(DATASET)
 DEVICE ?= auto
+# TUNED=DIR: a benchmark.tune output folder; each model runs with the parameters tuned there.
+TUNED ?=
 TORCH_CPU_PIN := torch==2.13.0
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # Without a GPU, deep models train at most 10 epochs so the suite ends within 30 minutes on
@@ -41,7 +43,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 benchmark: install
 	$(BIN)/python -m benchmark.run --dataset $(DATASET) $(if $(MIN_RATING),--min-rating $(MIN_RATING),) \
 		--models $(MODELS) --seed $(SEED) --device $(DEVICE) --out $(OUT) \
-		$(if $(EPOCHS),--epochs $(EPOCHS),)
+		$(if $(EPOCHS),--epochs $(EPOCHS),) $(if $(TUNED),--tuned $(TUNED),)
 	$(BIN)/python -m benchmark.report $(OUT)
 
 # One ablation grid with the same knobs: `make ablation PARAM=emb_dim MODELS=gru,sasrec`.

@@ -15,6 +15,7 @@ import torch
 from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.registry import register_model
+from protocols.search_space import Int
 from protocols.types import FitData, UserBatch
 
 _BLOCK = 1024  # items per block: bounds the dense work array at _BLOCK x (n_items + 1)
@@ -35,6 +36,8 @@ class ItemKNN(Recommender):
     class Params:
         neighbours: int = 100
         """K: similar items kept per item (20 to 2000 all scored within noise on MovieLens)."""
+
+    search_space = {"neighbours": Int(10, 2000, log=True)}
 
     def fit(self, data: FitData) -> ItemKNN:
         if self.params.neighbours < 1:

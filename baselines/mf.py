@@ -16,6 +16,7 @@ import torch
 
 from protocols.interface import Recommender
 from protocols.registry import register_model
+from protocols.search_space import Float, Int
 from protocols.types import FitData, UserBatch
 
 
@@ -79,6 +80,13 @@ class ALS(_ImplicitMF):
         """Threads for fitting (0 = all cores); each user/item solve is independent, so any count
         gives the same factors."""
 
+    search_space = {
+        "factors": Int(16, 256, log=True),
+        "regularization": Float(1e-2, 100.0, log=True),
+        "alpha": Float(0.1, 50.0, log=True),
+        "iterations": Int(5, 30),
+    }
+
     def _model_class(self) -> type:
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -118,6 +126,12 @@ class BPR(_ImplicitMF):
         """Epochs; each draws as many (user, positive, negative) triples as training entries."""
         num_threads: int = 1
         """SGD threads. Keep 1 for reproducible results (more threads race on shared factors)."""
+
+    search_space = {
+        "factors": Int(16, 256, log=True),
+        "learning_rate": Float(1e-3, 0.1, log=True),
+        "regularization": Float(1e-4, 1.0, log=True),
+    }
 
     def _model_class(self) -> type:
         from implicit.cpu.bpr import BayesianPersonalizedRanking

@@ -21,6 +21,7 @@ from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.popularity import item_popularity
 from protocols.registry import register_model
+from protocols.search_space import Float, Int
 from protocols.types import FitData, UserBatch
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,8 @@ class PersonalTopK(Recommender):
         """beta: weight of the genre part; 0 = plain popularity, 1 = only the user's genres."""
         top_genres: int = 3
         """m: how many of the user's most frequent genres take part."""
+
+    search_space = {"blend": Float(0.0, 1.0), "top_genres": Int(1, 6)}
 
     def fit(self, data: FitData) -> PersonalTopK:
         p = self.params

@@ -8,6 +8,7 @@ import torch
 from protocols.interface import NoParams, Recommender
 from protocols.popularity import item_popularity
 from protocols.registry import register_model
+from protocols.search_space import Domain
 from protocols.types import FitData, UserBatch
 
 
@@ -18,6 +19,7 @@ class Popularity(Recommender):
     is_baseline = True
 
     Params = NoParams
+    search_space: dict[str, Domain] = {}  # nothing to tune: a search runs the default once
 
     def fit(self, data: FitData) -> Popularity:
         self.counts_ = item_popularity(data.train, data.n_items)  # [n_items + 1]

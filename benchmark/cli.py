@@ -39,7 +39,7 @@ SHORTCUTS = (
     "neg_ratio",
 )
 # Experiment-file keys that are not configuration fields (see `load_study`).
-STUDY_KEYS = ("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor")
+STUDY_KEYS = ("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor", "tuned")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -108,9 +108,12 @@ def early_options(argv: list[str] | None) -> argparse.Namespace:
     return known
 
 
-def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param") -> None:
+def add_run_options(
+    parser: argparse.ArgumentParser, param_flag: str = "--param", tuned: bool = True
+) -> None:
     """Every configuration field as a flag, plus the execution options. Defaults are None so
-    that an experiment file's value stands unless the flag is given."""
+    that an experiment file's value stands unless the flag is given. `tuned=False` leaves out
+    `--tuned` (the tuning command itself)."""
     for name, (_, f) in option_fields().items():
         if not f.metadata["cli"]:
             continue
@@ -129,6 +132,9 @@ def add_run_options(parser: argparse.ArgumentParser, param_flag: str = "--param"
     add_model_shortcuts(parser)
     a(param_flag, dest="param", action="append", default=[], metavar="KEY=VALUE",
       help="model parameter (repeatable); MODEL:KEY=VALUE targets one model")  # fmt: skip
+    if tuned:
+        a("--tuned", default=None, metavar="DIR",
+          help="each model's parameters tuned in DIR by benchmark.tune (--param still wins)")  # fmt: skip
     a("--plugins", default="", help="comma-separated modules to import first (their models)")
     a(
         "--out",
@@ -184,7 +190,16 @@ def merged(args: argparse.Namespace) -> dict[str, Any]:
     """The experiment file's values overridden by the flags that were given."""
     study = load_study(args.config) if args.config else {}
     values = dict(study)
-    for name in [*option_fields(), *SHORTCUTS, "out", "force", "jobs", "executor", "seeds"]:
+    for name in [
+        *option_fields(),
+        *SHORTCUTS,
+        "out",
+        "force",
+        "jobs",
+        "executor",
+        "seeds",
+        "tuned",
+    ]:
         given = getattr(args, name, None)
         if given is not None:
             values[name] = given
@@ -243,7 +258,11 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
     names = list_models() if wanted == ["all"] else wanted
     for name in names:
         get_model_class(name)  # unknown names fail here, with the known ones listed
-    routed = route_params(names, values["param_pairs"])
+    routed: dict[str, dict] = route_params(names, values["param_pairs"])
+    if values.get("tuned"):  # parameters chosen by benchmark.tune; explicit ones still win
+        from benchmark.tuned import with_tuned
+
+        routed = with_tuned(routed, values["tuned"])
     models = [model_config(name, routed[name]) for name in names]
     options = {k: v for k, v in values.items() if k in option_fields() and k != "seed"}
     options["device"] = resolve_device(str(options.get("device", "auto")))

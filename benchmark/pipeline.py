@@ -155,9 +155,17 @@ def make_fit_data(config: RunConfig, data: Interactions, split: Split) -> FitDat
     )
 
 
-def fit_model(config: RunConfig, prepared: Prepared) -> tuple[Recommender, float]:
-    """The model of `config`, fitted on its training data; and the seconds it took."""
+def fit_model(
+    config: RunConfig, prepared: Prepared, epoch_hooks: tuple = ()
+) -> tuple[Recommender, float]:
+    """The model of `config`, fitted on its training data; and the seconds it took.
+
+    `epoch_hooks` are set on models that train in epochs (`hook(model, entry)` after each
+    epoch's validation; a search uses one to prune hopeless trials).
+    """
     model = create_model(config.model.name, **dict(config.model.params))
+    if epoch_hooks and hasattr(model, "epoch_hooks"):
+        model.epoch_hooks = tuple(epoch_hooks)
     start = time.perf_counter()
     model.fit(make_fit_data(config, prepared.data, prepared.split))  # never sees the negatives
     return model, time.perf_counter() - start
@@ -170,11 +178,15 @@ def evaluate_model(
     fit_seconds: float,
     progress: bool = False,
     reused_from: str | None = None,
+    parts: tuple[str, ...] = ("valid", "test"),
 ) -> tuple[dict, dict[str, np.ndarray]]:
-    """Rank valid and test targets with a fitted model; the run record and per-user ranks."""
+    """Rank valid and test targets with a fitted model; the run record and per-user ranks.
+
+    `parts=("valid",)` scores the validation targets only (a search's trials never see test).
+    """
     data, split, pop = prepared.data, prepared.split, prepared.popularity
     start = time.perf_counter()
-    results = {part: _rank(config, model, prepared, part, progress) for part in ("valid", "test")}
+    results = {part: _rank(config, model, prepared, part, progress) for part in parts}
     eval_seconds = time.perf_counter() - start
     record = {
         "schema_version": records.SCHEMA_VERSION,

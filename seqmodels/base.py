@@ -14,6 +14,7 @@ from torch import nn
 
 from protocols.errors import InputError
 from protocols.interface import Recommender
+from protocols.search_space import Choice, Float
 from protocols.types import PAD, FitData, UserBatch
 from seqmodels.losses import list_losses, loss_class
 
@@ -36,6 +37,17 @@ class TrainParams:
     gbce_t: float = 0.75  # gbce: calibration t in [0, 1] (gSASRec's default)
     all_windows: bool = True  # train on every SEQ_LEN window of long histories, not the last
     bf16_autocast: bool = False  # CUDA only; measured no faster at these sizes (launch-bound)
+
+
+# What a search varies for every deep model (each model adds its depth and width). The epoch
+# cap and patience stay fixed: they are the search budget, not the model.
+TRAIN_SPACE = {
+    "lr": Float(1e-4, 1e-2, log=True),
+    "emb_dim": Choice((32, 64, 128)),
+    "dropout": Float(0.0, 0.5),
+    "weight_decay": Choice((0.0, 1e-4, 1e-3, 1e-2, 1e-1)),
+    "batch_size": Choice((64, 128, 256)),
+}
 
 
 def front_aligned(encode, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
@@ -83,6 +95,7 @@ class SequenceModel(Recommender):
     uses_seq_len = True
     # The losses this model can train with; None means every registered loss.
     losses: tuple[str, ...] | None = None
+    search_space = TRAIN_SPACE
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.
     epoch_hooks: tuple = ()

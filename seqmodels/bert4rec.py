@@ -19,8 +19,9 @@ from torch import nn
 
 from protocols.errors import InputError
 from protocols.registry import register_model
+from protocols.search_space import Choice, Float, Int
 from protocols.types import PAD
-from seqmodels.base import SequenceModel, TrainParams
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
 
 MASK = -1  # id of the [MASK] token in the sequences this file builds (never a real item)
 
@@ -83,6 +84,13 @@ class BERT4Rec(SequenceModel):
 
     Params = BERT4RecParams
     losses = ("ce", "sampled-ce")  # the cloze task is a softmax over items
+    # every emb_dim of the space is divisible by every head count
+    search_space = {
+        **TRAIN_SPACE,
+        "blocks": Int(1, 3),
+        "heads": Choice((1, 2, 4)),
+        "mask_prob": Float(0.1, 0.6),
+    }
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         if not 0 < self.params.mask_prob <= 1:

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams, front_aligned
+from protocols.search_space import Choice, Int
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,6 +64,7 @@ class NextItNet(SequenceModel):
     """NextItNet (Yuan et al. 2019): dilated causal convolutions over item embeddings."""
 
     Params = CNNParams
+    search_space = {**TRAIN_SPACE, "kernel": Choice((2, 3, 5)), "blocks": Int(1, 3)}
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         return CNNEncoder(self.params)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams, front_aligned
+from protocols.search_space import Choice, Int
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligned
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +40,7 @@ class GRU4Rec(SequenceModel):
     """GRU4Rec (Hidasi et al. 2016) with a shared item embedding for input and output."""
 
     Params = GRUParams
+    search_space = {**TRAIN_SPACE, "hidden": Choice((64, 128, 256)), "layers": Int(1, 3)}
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         return GRUEncoder(self.params)

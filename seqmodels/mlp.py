@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams
+from protocols.search_space import Choice, Int
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +44,7 @@ class WindowMLP(SequenceModel):
     """A multi-layer perceptron over a fixed window of recent items."""
 
     Params = MLPParams
+    search_space = {**TRAIN_SPACE, "hidden": Choice((64, 128, 256)), "layers": Int(0, 3)}
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         return MLPEncoder(self.params, self.params.window or seq_len)

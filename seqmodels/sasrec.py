@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from protocols.registry import register_model
-from seqmodels.base import SequenceModel, TrainParams
+from protocols.search_space import Choice, Int
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,8 @@ class SASRec(SequenceModel):
     """Transformer blocks with a causal mask and learned positions."""
 
     Params = SASRecParams
+    # every emb_dim of the space is divisible by every head count
+    search_space = {**TRAIN_SPACE, "blocks": Int(1, 3), "heads": Choice((1, 2, 4))}
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         return SASRecEncoder(self.params, seq_len)

@@ -1,0 +1,275 @@
+"""One model's hyper-parameter search: an Optuna study kept in OUT, scored on validation only.
+
+Every trial is an ordinary fit of `trial_config(base, params)` (its model resolved by
+`benchmark.models.model_config`), scored on the validation targets alone
+(`evaluate_model(..., parts=("valid",))`); its record goes to
+OUT/trials/<model>-<number>.json. The study lives in OUT/study.journal (Optuna's journal file),
+so an interrupted search resumes and several local processes share one study: a worker
+claims a trial under a file lock only while fewer than `trials` are finished, pruned or
+running, so no trial is run twice and none is lost.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import fcntl
+import logging
+import multiprocessing
+import os
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from benchmark import records
+from benchmark.config import RunConfig
+from benchmark.models import get_model_class, model_config, model_param_fields
+from benchmark.records import RunRecord
+from protocols.errors import InputError, TrainingError
+from protocols.search_space import Choice, Domain, Float, Int
+
+log = logging.getLogger("benchmark.search")
+JOURNAL = "study.journal"
+COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that use up the budget
+# The trainer validates after every epoch; a trial below the median of earlier trials at the
+# same epoch stops (after 3 finished trials, and never before its 3rd epoch).
+PRUNER = {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 3}
+
+
+@dataclasses.dataclass(frozen=True)
+class Search:
+    """One model's search: `base` is its run configuration (every parameter resolved); `fixed`
+    the parameters given on the command line, which the search leaves alone."""
+
+    out: str
+    base: RunConfig
+    fixed: dict[str, Any]  # name -> resolved value
+    space: dict[str, Domain]  # the model's space without the fixed params
+    metric: str  # PROTOCOL:NAME on the validation split, maximised
+    trials: int  # total per model (1 when the space is empty)
+    seed: int
+    deadline: float | None = None  # time.time() after which no trial starts
+    plugins: str = ""
+
+
+def space_of(model: str, fixed: dict[str, Any]) -> dict[str, Domain]:
+    """The model's declared search space, less the parameters fixed on the command line."""
+    space = getattr(get_model_class(model), "search_space", None)
+    if space is None:
+        raise InputError(
+            f"model {model!r} declares no search space (a `search_space` class attribute "
+            "beside its Params, see protocols/search_space.py); it cannot be tuned"
+        )
+    fields = model_param_fields(model)
+    for name, domain in space.items():
+        if name not in fields or not isinstance(domain, Float | Int | Choice):
+            raise InputError(f"model {model!r}: search_space entry {name!r} is not a valid domain")
+    return {k: v for k, v in space.items() if k not in fixed}
+
+
+def trial_config(base: RunConfig, params: dict[str, Any]) -> RunConfig:
+    """The run configuration of one trial: the base (fixed params included) plus `params`,
+    resolved again by the model (so `changed` and the run id follow)."""
+    name = base.model.name
+    model = model_config(name, {**dict(base.model.params), **params})
+    return dataclasses.replace(base, model=model).validate()
+
+
+def validation_value(record: RunRecord, metric: str) -> float:
+    """The objective read off a record: `metric` (PROTOCOL:NAME) on the validation split."""
+    protocol, name = metric.split(":")
+    value = record.metric(protocol, "valid", name)
+    if value is None or not np.isfinite(value):
+        raise InputError(f"{record.model}: no validation {metric} (no validation users?)")
+    return float(value)
+
+
+def default_params(model: str, space: dict[str, Domain]) -> dict[str, Any]:
+    defaults = get_model_class(model).Params()
+    return {name: getattr(defaults, name) for name in space}
+
+
+def storage(out: str | Path) -> optuna.storages.JournalStorage:
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(Path(out) / JOURNAL)))
+
+
+def existing_study(out: str | Path, model: str) -> optuna.Study | None:
+    """The model's study in OUT, or None; reading writes nothing."""
+    if not (Path(out) / JOURNAL).exists():
+        return None
+    store = storage(out)
+    if model not in {s.study_name for s in store.get_all_studies()}:
+        return None
+    return optuna.load_study(study_name=model, storage=store)
+
+
+def prepare_study(search: Search) -> optuna.Study:
+    """Create or reopen the study (one process, before any worker): trials left running by a
+    killed search are marked failed (they never count), and the default configuration is
+    queued whenever it has not been evaluated, so it is the first trial of every search."""
+    model = search.base.model.name
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = existing_study(search.out, model) or optuna.create_study(
+        study_name=model, storage=storage(search.out), direction="maximize"
+    )
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        log.warning("%s: trial %d was interrupted; it is run again", model, trial.number)
+        study.tell(trial.number, state=TrialState.FAIL)
+    kept = COUNTED + (TrialState.WAITING,)
+    if not any(t.user_attrs.get("default") for t in study.get_trials(states=kept)):
+        study.enqueue_trial(default_params(model, search.space), user_attrs={"default": True})
+    return study
+
+
+def sampler_seed(seed: int, done: int, worker: int) -> int:
+    """A fresh stream per (seed, trials already in the study, worker): a resumed search or a
+    second worker never replays the random start-up trials of another."""
+    return int(np.random.SeedSequence([seed, done, worker]).generate_state(1)[0])
+
+
+def open_study(search: Search, worker: int) -> optuna.Study:
+    store = storage(search.out)
+    done = len(store.get_all_trials(store.get_study_id_from_name(search.base.model.name)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            seed=sampler_seed(search.seed, done, worker),
+            n_startup_trials=startup_trials(search.trials),
+            constant_liar=True,  # parallel workers spread out instead of sampling alike
+        )
+    pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=PRUNER["n_startup_trials"], n_warmup_steps=PRUNER["n_warmup_steps"]
+    )
+    return optuna.load_study(
+        study_name=search.base.model.name, storage=store, sampler=sampler, pruner=pruner
+    )
+
+
+def startup_trials(trials: int) -> int:
+    """Random trials before TPE models the results: half the budget, at most 10."""
+    return max(1, min(10, trials // 2))
+
+
+@contextmanager
+def file_lock(path: Path):
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def claim(study: optuna.Study, search: Search) -> optuna.Trial | None:
+    """The next trial, or None when the budget (or the time) is used up."""
+    if search.deadline is not None and time.time() >= search.deadline:
+        return None
+    with file_lock(Path(search.out) / ".claim.lock"):
+        live = study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,))
+        return study.ask() if len(live) < search.trials else None
+
+
+def run_worker(search: Search, worker: int = 0) -> int:
+    """Run trials until the study holds `search.trials`; the number this worker ran."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from benchmark.cli import import_plugins
+    from benchmark.pipeline import prepare
+
+    import_plugins(search.plugins)  # a fresh worker process knows only the built-in models
+    prepared = prepare(search.base)  # every trial shares the data side (only the model varies)
+    study, ran = open_study(search, worker), 0
+    name = search.base.model.name
+    while (trial := claim(study, search)) is not None:
+        try:
+            value = run_trial(search, trial, prepared)
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            log.info("%s trial %d pruned", name, trial.number)
+        except BaseException:
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        else:
+            study.tell(trial, value)
+            log.info("%s trial %d: %s %.4f", name, trial.number, search.metric, value)
+        ran += 1
+    return ran
+
+
+def run_trial(search: Search, trial: optuna.Trial, prepared) -> float:
+    """Fit one sampled configuration and score it on the validation split only."""
+    from benchmark import pipeline
+
+    params = suggest(trial, search.space)
+    config = trial_config(search.base, params)
+    try:
+        model, fit_seconds = pipeline.fit_model(
+            config, prepared, epoch_hooks=(_pruning_hook(trial),)
+        )
+    except TrainingError as error:  # a diverged fit is a hopeless trial: pruned, counted
+        trial.set_user_attr("error", str(error))
+        raise optuna.TrialPruned(str(error)) from None
+    record, ranks = pipeline.evaluate_model(config, model, prepared, fit_seconds, parts=("valid",))
+    value = validation_value(RunRecord.from_dict(record), search.metric)
+    record["trial"] = {
+        "number": trial.number,
+        "params": params,
+        "default": bool(trial.user_attrs.get("default")),
+        "metric": search.metric,
+        "value": value,
+    }
+    records.write_record(trial_path(search.out, config.model.name, trial.number), record, ranks)
+    return value
+
+
+def trial_path(out: str | Path, model: str, number: int) -> Path:
+    return Path(out) / "trials" / f"{model}-{number:04d}.json"
+
+
+def suggest(trial: optuna.Trial, space: dict[str, Domain]) -> dict[str, Any]:
+    params = {}
+    for name, d in space.items():
+        if isinstance(d, Float):
+            params[name] = trial.suggest_float(name, d.lo, d.hi, log=d.log)
+        elif isinstance(d, Int):
+            params[name] = trial.suggest_int(name, d.lo, d.hi, log=d.log)
+        else:
+            params[name] = trial.suggest_categorical(name, list(d.values))
+    return params
+
+
+def _pruning_hook(trial: optuna.Trial):
+    def hook(model, entry: dict) -> None:  # after each epoch's validation (seqmodels.train)
+        trial.report(entry["valid_NDCG@10"], step=entry["epoch"])
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"epoch {entry['epoch']}")
+
+    return hook
+
+
+def run_search(search: Search, jobs: int) -> int:
+    """The search's missing trials, in this process or in `jobs` local processes; how many ran."""
+    if jobs == 1:
+        return run_worker(search)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = max(1, (cores or 1) // jobs)  # the processes share the cores
+    context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    with cf.ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_worker_setup, initargs=(threads,)
+    ) as pool:
+        futures = [pool.submit(run_worker, search, w) for w in range(jobs)]
+        return sum(future.result() for future in futures)
+
+
+def _worker_setup(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

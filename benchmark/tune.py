@@ -1,0 +1,274 @@
+"""Tune every model with the same budget on the validation split, then score the winners on test.
+
+python -m benchmark.tune --dataset ml-100k --models itemknn,mf-als,gru --trials 20 --seed 0 \\
+    --out results/tuning/ml-100k --epochs 20 --seeds 0,1,2
+
+Each model's search is an Optuna study (seeded TPE sampler, median pruner fed by the trainer's
+per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
+`--trials N` is the total per model, so running again with the same N adds nothing and a larger N
+runs only the missing trials. Trial records (validation metrics only) go to OUT/trials/; the
+chosen configuration of each model is fitted once per seed of `--seeds` and scored on test as an
+ordinary run record in OUT/runs/. OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from benchmark import records, search
+from benchmark.cli import (
+    OneLineParser,
+    add_run_options,
+    as_list,
+    configs_from_values,
+    early_options,
+    guarded,
+    merged,
+    route_params,
+    setup_logging,
+)
+from benchmark.config import RunConfig
+from benchmark.executors import execute
+from benchmark.tune_report import write_tables
+from benchmark.tuned import BEST, tuned_params, with_tuned
+from protocols.errors import InputError
+from protocols.metrics import AT_K, WHOLE_LIST
+from protocols.search_space import describe
+
+__all__ = ["main", "tuned_params", "with_tuned"]
+log = logging.getLogger("benchmark.tune")
+MANIFEST = "tune.json"  # what the study in OUT searched: data, protocol, seed and objective
+OBJECTIVE_PROTOCOLS = ("full", "sampled")
+
+
+def check_metric(metric: str, ks: tuple[int, ...]) -> str:
+    protocol, _, name = metric.partition(":")
+    names = [f"{m}@{k}" for m in AT_K for k in ks] + list(WHOLE_LIST)
+    if protocol not in OBJECTIVE_PROTOCOLS or name not in names:
+        raise InputError(
+            f"unknown --metric {metric!r}: use PROTOCOL:NAME with PROTOCOL in "
+            f"{', '.join(OBJECTIVE_PROTOCOLS)} and NAME in {', '.join(names)}"
+        )
+    return metric
+
+
+def manifest(base: RunConfig, metric: str) -> dict:
+    """The study's identity: every field that decides a trial's number, but the model's
+    (`RunConfig.to_dict`'s data and protocol options, flattened, and the seed)."""
+    d = base.to_dict(identity=True)
+    config = {**d["data"], **d["protocol"], "seed": d["seed"]}
+    return json.loads(json.dumps({"config": config, "metric": metric}, default=str))
+
+
+def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
+    """Refuse (before writing anything) an OUT holding a study of another set-up."""
+    path = out / MANIFEST
+    if path.exists():
+        try:
+            found = json.loads(path.read_text())
+        except ValueError:
+            raise InputError(f"{path} is not valid JSON; use another --out") from None
+        differ = sorted(
+            k for k in expected["config"] if found["config"].get(k) != expected["config"][k]
+        )
+        if found.get("metric") != expected["metric"]:
+            differ.append("metric")
+        if differ:
+            raise InputError(
+                f"{out} holds a study of a different set-up ({', '.join(differ)} differ); "
+                "use another --out"
+            )
+    for s in searches:
+        study = search.existing_study(out, s.base.model.name)
+        found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
+        if study is not None and found != study_attrs(s):
+            raise InputError(
+                f"{out}: the study of {s.base.model.name} was searched with other fixed "
+                "parameters or another search space; use another --out"
+            )
+
+
+def study_attrs(s: search.Search) -> dict:
+    fixed = json.loads(json.dumps(s.fixed, default=str))
+    return {"fixed": fixed, "space": describe(s.space)}
+
+
+def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search]:
+    """One search per model, on `values["seed"]` (the test runs' seeds are separate)."""
+    if values.get("executor", "local") != "local":
+        raise InputError("benchmark.tune runs its workers as local processes (--jobs N) only")
+    if args.trials < 1:
+        raise InputError(f"--trials must be >= 1, got {args.trials}")
+    if int(values.get("jobs", 1)) < 1:
+        raise InputError(f"--jobs must be >= 1, got {values['jobs']}")
+    if args.timeout_minutes is not None and not args.timeout_minutes > 0:
+        raise InputError(f"--timeout-minutes must be > 0, got {args.timeout_minutes}")
+    seed = int(values.get("seed", RunConfig().seed))
+    configs = configs_from_values({**values, "seeds": [seed]})
+    if len({c.data for c in configs}) > 1:
+        raise InputError("benchmark.tune searches one data set per OUT; give one --dataset")
+    metric = check_metric(args.metric, configs[0].protocol.ks)
+    names = [c.model.name for c in configs]
+    given = route_params(names, values["param_pairs"])  # what the command line fixed
+    out, plugins = str(values["out"]), values["plugins"]
+    searches = []
+    for config in configs:
+        name = config.model.name
+        resolved = dict(config.model.params)
+        fixed = {k: resolved[k] for k in given[name]}
+        space = search.space_of(name, fixed)
+        trials = args.trials if space else 1  # nothing to search: the default, once
+        searches.append(
+            search.Search(out, config, fixed, space, metric, trials, seed, None, plugins)
+        )
+    return searches
+
+
+def tune_model(s: search.Search, jobs: int, timeout_minutes: float | None) -> None:
+    """Run the model's missing trials; add this invocation's wall time to the study."""
+    study = search.prepare_study(s)
+    if not study.user_attrs:  # a new study: what it searches, to refuse a different one later
+        for key, value in study_attrs(s).items():
+            study.set_user_attr(key, value)
+    start = time.time()
+    deadline = start + 60 * timeout_minutes if timeout_minutes else None
+    if search.run_search(dataclasses.replace(s, deadline=deadline), jobs):
+        elapsed = study.user_attrs.get("wall_seconds", 0.0) + time.time() - start
+        study.set_user_attr("wall_seconds", elapsed)
+
+
+def summary(s: search.Search, timeout_minutes: float | None) -> dict:
+    """best.json's entry of one model."""
+    study = search.existing_study(s.out, s.base.model.name)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == search.TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == search.TrialState.PRUNED]
+    if not complete:
+        raise InputError(
+            f"{s.base.model.name}: every trial was pruned or failed; nothing to choose"
+        )
+    best = max(complete, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
+    default = next((t for t in complete if t.user_attrs.get("default")), None)
+    return {
+        "params": best.params,
+        "fixed": study.user_attrs["fixed"],
+        "valid": best.value,
+        "best_trial": best.number,
+        "default_valid": default.value if default else None,
+        "trials": len(complete) + len(pruned),
+        "pruned": len(pruned),
+        "budget": s.trials,
+        "space": study.user_attrs["space"],
+        "metric": s.metric,
+        "sampler": {
+            "name": "TPESampler",
+            "seed": s.seed,
+            "n_startup_trials": search.startup_trials(s.trials),
+        },
+        "pruner": search.PRUNER,
+        "timeout_minutes": timeout_minutes,
+        "wall_seconds": study.user_attrs.get("wall_seconds", 0.0),
+    }
+
+
+def test_configs(s: search.Search, params: dict, seeds: list[int]) -> list[RunConfig]:
+    return [search.trial_config(s.base.replace(seed=seed), params) for seed in seeds]
+
+
+def parser() -> OneLineParser:
+    from benchmark.models import list_models
+
+    p = OneLineParser(
+        prog="python -m benchmark.tune",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--models", default=None, help=f"comma-separated, or all ({', '.join(list_models())})"
+    )
+    add_run_options(p, tuned=False)  # --seeds: the seeds of the tuned test runs
+    p.add_argument("--trials", type=int, default=20, help="trials per model, in total (default 20)")
+    p.add_argument(
+        "--metric",
+        default="full:NDCG@10",
+        help="objective on the validation split, PROTOCOL:NAME (default %(default)s)",
+    )
+    p.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=None,
+        help="per model: no trial starts after T minutes",
+    )
+    return p
+
+
+def options(args: argparse.Namespace, early: argparse.Namespace) -> dict:
+    """The merged options with the tuning command's defaults (OUT results/tuning, one job)."""
+    values = merged(args)
+    values.setdefault("out", "results/tuning")
+    values["jobs"] = int(values.get("jobs", 1))
+    values["force"] = bool(values.get("force", False))
+    values["plugins"] = ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
+    if values.get("seed") is None:
+        values["seed"] = RunConfig().seed
+    return values
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    early = early_options(argv)  # plugins first: --help lists their models
+    args = parser().parse_args(argv)
+    setup_logging(args.verbose)
+    values = options(args, early)
+    searches = build_searches(args, values)
+    seeds = sorted({int(x) for x in as_list(values.get("seeds", [values["seed"]]))})
+    out = Path(values["out"])
+    expected = manifest(searches[0].base, searches[0].metric)
+    check_out(out, expected, searches)
+    from benchmark.executors import prepare_all
+
+    prepare_all([searches[0].base])  # a bad data set fails here, before OUT is touched
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = values["jobs"]
+    with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
+        if not (out / MANIFEST).exists():
+            records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
+        for s in searches:
+            tune_model(s, jobs, args.timeout_minutes)
+        best = _read_best(out)
+        best["models"].update(
+            {s.base.model.name: summary(s, args.timeout_minutes) for s in searches}
+        )
+        records.write_text(out / BEST, json.dumps(best, indent=2))  # before the long test runs
+        run_tests(out, best, searches, seeds, values)
+        records.write_text(out / BEST, json.dumps(best, indent=2))
+        write_tables(out, best, expected)
+    return 0
+
+
+def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: dict) -> None:
+    """Each model's chosen configuration, fitted and scored on test once per seed (ordinary
+    run records in OUT/runs/; existing ones are kept unless --force)."""
+    planned = {
+        s.base.model.name: test_configs(s, best["models"][s.base.model.name]["params"], seeds)
+        for s in searches
+    }
+    configs = [c for group in planned.values() for c in group]
+    execute(configs, str(out), values["force"], "local", values["jobs"], None, values["plugins"])
+    for model, group in planned.items():
+        best["models"][model]["test_runs"] = [c.run_id() for c in group]
+
+
+def _read_best(out: Path) -> dict:
+    path = out / BEST
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

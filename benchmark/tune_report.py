@@ -1,0 +1,102 @@
+"""The tuning table: per model its default and tuned validation value, tuned test metrics, best
+parameters, trials and wall time (OUT/tuning.md/.tex/.csv), generated from best.json and the
+tuned test runs' records."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from tabulate import tabulate
+
+from benchmark import records
+from benchmark.report import summary
+
+TEST_COLUMNS = ("full:NDCG@10", "full:HR@10", "sampled:NDCG@10")
+
+
+def write_tables(out: Path, best: dict, manifest: dict) -> None:
+    metric = next(iter(best["models"].values()))["metric"]
+    tests = tuple(dict.fromkeys((metric, *TEST_COLUMNS)))
+    headers = [
+        "model",
+        f"default valid {metric}",
+        f"tuned valid {metric}",
+        *(f"test {c}" for c in tests),
+        "best parameters",
+        "trials (pruned)",
+        "wall time",
+    ]
+    rows = [_row(out, model, entry, tests) for model, entry in sorted(best["models"].items())]
+    caption = _caption(best, manifest)
+    markdown = tabulate(rows, headers, tablefmt="github", disable_numparse=True)
+    latex = tabulate(rows, headers, tablefmt="latex_booktabs", disable_numparse=True)
+    latex = (
+        "% needs \\usepackage{booktabs} and graphicx\n\\begin{table}[t]\n\\centering\n\\caption{"
+        + _escape(caption)
+        + "}\n\\resizebox{\\linewidth}{!}{%\n"
+        + latex.replace("±", "$\\pm$")
+        + "}\n\\end{table}\n"
+    )
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([headers, *rows])
+    records.write_text(out / "tuning.md", f"{caption}\n\n{markdown}\n")
+    records.write_text(out / "tuning.tex", latex)
+    records.write_text(out / "tuning.csv", buffer.getvalue())
+
+
+def _row(out: Path, model: str, entry: dict, tests: tuple[str, ...]) -> list[str]:
+    runs = []
+    for run_id in entry.get("test_runs", []):
+        path = records.record_path(out, run_id)
+        if path.exists():
+            runs.append(records.read_record(path))
+    cells = []
+    for column in tests:
+        found = summary(runs, column, "test")
+        cells.append("—" if found is None else _mean_std(found.mean, found.std, found.n))
+    params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(entry["params"].items()))
+    return [
+        model,
+        _number(entry["default_valid"]),
+        _number(entry["valid"]),
+        *cells,
+        params or "(nothing to tune)",
+        f"{entry['trials']} ({entry['pruned']})",
+        f"{entry['wall_seconds'] / 60:.1f} min",
+    ]
+
+
+def _caption(best: dict, manifest: dict) -> str:
+    config = manifest["config"]
+    entry = next(iter(best["models"].values()))
+    budgets = sorted({e["budget"] for e in best["models"].values() if e["params"]})
+    caps = sorted({e["fixed"]["epochs"] for e in best["models"].values() if "epochs" in e["fixed"]})
+    return (
+        f"Tuned vs default on {config['dataset']}"
+        + (f" (ratings >= {config['min_rating']:g})" if config.get("min_rating") else "")
+        + f": objective {entry['metric']} on the validation split, "
+        + f"{'/'.join(map(str, budgets)) or 1} trials per model (TPE, sampler seed "
+        + f"{entry['sampler']['seed']}, median pruning, the default configuration first"
+        + (f", deep models capped at {'/'.join(map(str, caps))} epochs" if caps else "")
+        + f"); test = mean ± std over {len(entry.get('test_runs', []))} seed(s)."
+    )
+
+
+def _mean_std(mean: float, std: float | None, n: int) -> str:
+    return f"{mean:.4f} ± {std:.4f}" if n > 1 else f"{mean:.4f}"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _short(value) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _escape(text: str) -> str:
+    for char in ("&", "%", "_", "#"):
+        text = text.replace(char, "\\" + char)
+    return text.replace("±", "$\\pm$").replace(">=", "$\\geq$")

@@ -1,0 +1,40 @@
+"""The parameters a finished `benchmark.tune` chose, read from OUT/best.json.
+
+Light on purpose (no optuna, no torch): `benchmark.cli` reads it for `--tuned OUT`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from protocols.errors import InputError
+
+BEST = "best.json"
+
+
+def tuned_params(out: str | Path) -> dict[str, dict[str, Any]]:
+    """{model: parameters} of a finished tuning in OUT: the best searched parameters plus the
+    ones fixed on the tuning command line (an epoch cap, say), as the tuned test runs used."""
+    path = Path(out) / BEST
+    try:
+        best = json.loads(path.read_text())
+        return {
+            model: {
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in {**entry["fixed"], **entry["params"]}.items()
+            }
+            for model, entry in best["models"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        raise InputError(f"--tuned {out}: cannot read {path}: {error!r}") from None
+
+
+def with_tuned(params: dict[str, dict], out: str | Path) -> dict[str, dict]:
+    """Each model's parameters: the tuned ones in OUT, overridden by explicit ones."""
+    tuned = tuned_params(out)
+    missing = sorted(set(params) - set(tuned))
+    if missing:
+        raise InputError(f"--tuned {out}: no tuned parameters for {', '.join(missing)}")
+    return {m: {**tuned[m], **dict(p)} for m, p in params.items()}

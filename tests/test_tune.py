@@ -1,0 +1,243 @@
+"""benchmark.tune: equal-budget searches on validation only, resumable, with the default first."""
+
+import dataclasses
+import hashlib
+import json
+
+import optuna
+import pytest
+
+from benchmark import pipeline, records, run, search, tune
+from benchmark.models import get_model_class, list_models, model_param_fields
+from protocols import registry
+from protocols.interface import Recommender
+
+SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=3"
+
+
+def _tune(out, *extra):
+    argv = ["--dataset", SYNTH, "--seq-len", "8", "--num-negatives", "40", "--device", "cpu"]
+    return tune.main([*argv, "--out", str(out), *extra])
+
+
+def _study(out, model):
+    return search.existing_study(out, model)
+
+
+def _states(out, model):
+    return [t.state for t in _study(out, model).get_trials()]
+
+
+def _snapshot(folder):
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _count_fits(monkeypatch, fail_at=None):
+    """Count calls of pipeline.fit_model; raise KeyboardInterrupt at call `fail_at`."""
+    calls, real = [], pipeline.fit_model
+
+    def fit(config, prepared, epoch_hooks=()):
+        calls.append(dict(config.model.params))
+        if fail_at is not None and len(calls) == fail_at:
+            raise KeyboardInterrupt
+        return real(config, prepared, epoch_hooks)
+
+    monkeypatch.setattr(pipeline, "fit_model", fit)
+    return calls
+
+
+def test_every_model_declares_a_space_holding_its_default():
+    for name in list_models():
+        space = getattr(get_model_class(name), "search_space", None)
+        assert space is not None, name
+        defaults = get_model_class(name).Params()
+        for field, domain in space.items():
+            assert field in model_param_fields(name), (name, field)
+            assert domain.contains(getattr(defaults, field)), (name, field)
+    assert get_model_class("pop").search_space == {}
+    assert {"lr", "emb_dim", "dropout", "weight_decay", "batch_size", "blocks"} <= set(
+        get_model_class("sasrec").search_space
+    )
+    assert {"blocks", "heads", "mask_prob"} <= set(get_model_class("bert4rec").search_space)
+
+
+def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "pop,itemknn,personal-topk", "--trials", "4") == 0
+    best = json.loads((out / "best.json").read_text())
+    assert best["models"]["pop"]["trials"] == 1  # nothing to tune: the default, once
+    for model in ("itemknn", "personal-topk"):
+        entry = best["models"][model]
+        assert entry["trials"] == 4 and entry["sampler"]["seed"] == 0 and entry["space"]
+        first = min(_study(out, model).get_trials(), key=lambda t: t.number)
+        defaults = get_model_class(model).Params()
+        assert first.user_attrs["default"] and first.number == 0
+        assert first.params == {k: getattr(defaults, k) for k in first.params}
+        assert entry["valid"] >= entry["default_valid"] == first.value
+        assert entry["valid"] == max(t.value for t in _study(out, model).get_trials())
+    # trials: validation metrics only, in records and in the saved ranks
+    trial_files = sorted((out / "trials").glob("*.json"))
+    assert len(trial_files) == 1 + 4 + 4
+    for path in trial_files:
+        record = records.read_record(path)
+        for protocol in record.metrics.values():
+            assert set(protocol) <= {"valid"}
+        assert not any(".test" in key for key in records.read_ranks(path))
+    # the tuned configuration of each model, scored on test as an ordinary run
+    for entry in best["models"].values():
+        (run_id,) = entry["test_runs"]
+        record = records.read_record(records.record_path(out, run_id))
+        assert record.metric("full", "test", "HR@10") >= 0
+        assert record.metric("full", "valid", "HR@10") is not None
+        assert {k: record.params[k] for k in entry["params"]} == entry["params"]
+    for suffix in ("md", "tex", "csv"):
+        assert "itemknn" in (out / f"tuning.{suffix}").read_text()
+
+
+def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
+    bests = []
+    for name in ("a", "b"):
+        assert _tune(tmp_path / name, "--models", "personal-topk", "--trials", "5") == 0
+        trials = _study(tmp_path / name, "personal-topk").get_trials()
+        bests.append(
+            (
+                json.loads((tmp_path / name / "best.json").read_text())["models"],
+                [t.params for t in trials],
+            )
+        )
+    (first, first_trials), (second, second_trials) = bests
+    assert first_trials == second_trials and len(first_trials) == 5
+    assert first["personal-topk"]["params"] == second["personal-topk"]["params"]
+
+
+def test_interrupted_search_resumes_to_the_same_total(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = _count_fits(monkeypatch, fail_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        _tune(out, "--models", "itemknn", "--trials", "5")
+    assert _states(out, "itemknn").count(optuna.trial.TrialState.COMPLETE) == 2
+    # a worker killed outright leaves a running trial behind: it must not count either
+    _study(out, "itemknn").ask()
+    calls = _count_fits(monkeypatch)
+    assert _tune(out, "--models", "itemknn", "--trials", "5") == 0
+    assert len(calls) == 3 + 1  # the three missing trials, then the tuned test run
+    trials = _study(out, "itemknn").get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == 5 and len(list((out / "trials").glob("*.json"))) == 5
+    assert len({t.params["neighbours"] for t in trials}) == 5  # nothing repeated
+    assert sum(t.user_attrs.get("default", False) for t in trials) == 1
+
+
+def test_same_budget_adds_nothing_and_a_larger_one_only_the_missing(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
+    journal = (out / search.JOURNAL).read_bytes()
+    calls = _count_fits(monkeypatch)
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
+    assert calls == [] and (out / search.JOURNAL).read_bytes() == journal
+    assert _tune(out, "--models", "itemknn", "--trials", "4") == 0
+    assert len(_states(out, "itemknn")) == 4
+    assert json.loads((out / "best.json").read_text())["models"]["itemknn"]["trials"] == 4
+
+
+def test_deep_model_trials_report_every_epoch(tmp_path):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "gru", "--trials", "2", "--epochs", "2", "--emb-dim", "16") == 0
+    trials = _study(out, "gru").get_trials()
+    assert [sorted(t.intermediate_values) for t in trials] == [[1, 2], [1, 2]]
+    assert all(t.params.get("emb_dim") is None for t in trials)  # fixed on the command line
+    assert json.loads((out / "best.json").read_text())["models"]["gru"]["fixed"]["epochs"] == 2
+
+
+def test_pruning_hook_stops_a_hopeless_trial():
+    class Trial:
+        reported = []
+
+        def report(self, value, step):
+            self.reported.append((step, value))
+
+        def should_prune(self):
+            return True
+
+    with pytest.raises(optuna.TrialPruned):
+        search._pruning_hook(Trial())(None, {"epoch": 3, "valid_NDCG@10": 0.1})
+    assert Trial.reported == [(3, 0.1)]
+
+
+def test_local_workers_share_one_study(tmp_path):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "4", "--jobs", "2") == 0
+    trials = _study(out, "itemknn").get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 4
+    assert len(list((out / "trials").glob("itemknn-*.json"))) == 4
+
+
+def test_tuned_parameters_are_applied_and_explicit_ones_win(tmp_path):
+    out = tmp_path / "tuned"
+    assert _tune(out, "--models", "itemknn", "--trials", "3") == 0
+    best = tune.tuned_params(out)["itemknn"]
+    base = ["--dataset", SYNTH, "--seq-len", "8", "--num-negatives", "40", "--device", "cpu"]
+    runs = tmp_path / "runs"
+    assert run.main([*base, "--models", "itemknn", "--tuned", str(out), "--out", str(runs)]) == 0
+    (record,) = records.read_records(runs)
+    assert {k: record.params[k] for k in best} == best and best
+    argv = [*base, "--models", "itemknn", "--tuned", str(out), "--param", "neighbours=7"]
+    assert run.main([*argv, "--out", str(tmp_path / "explicit")]) == 0
+    assert records.read_records(tmp_path / "explicit")[0].params["neighbours"] == 7
+    assert run.main([*base, "--models", "pop", "--tuned", str(out), "--out", str(runs)]) == 2
+
+
+@dataclasses.dataclass(frozen=True)
+class _NoParams:
+    bonus: float = 1.0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--models", "itemknn", "--trials", "0"),
+        ("--models", "itemknn", "--metric", "full:NDCG@7"),
+        ("--models", "itemknn", "--metric", "test:NDCG@10"),
+        ("--models", "no-space"),
+        ("--models", "itemknn", "--dataset", "synthetic:n_users=90,seed=4"),
+        ("--models", "itemknn", "--seed", "1"),
+        ("--models", "itemknn", "--param", "neighbours=5"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, capsys, extra):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))  # forget it afterwards
+
+    @registry.register_model("no-space")
+    class NoSpace(Recommender):  # a plugin without a search space
+        Params = _NoParams
+
+        def fit(self, data):
+            return self
+
+        def score(self, batch):
+            raise AssertionError("never scored")
+
+    before = _snapshot(out)
+    capsys.readouterr()
+    assert _tune(out, "--trials", "2", *extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error:")
+    assert _snapshot(out) == before
+
+
+def test_tuned_refuses_a_folder_without_a_readable_best_json(tmp_path, capsys):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "best.json").write_text('{"models": {"itemknn": {"params": 3}}}')
+    base = ["--dataset", SYNTH, "--models", "itemknn", "--device", "cpu"]
+    for folder in ("missing", "bad"):
+        capsys.readouterr()
+        argv = [*base, "--tuned", str(tmp_path / folder), "--out", str(tmp_path / "runs")]
+        assert run.main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "--tuned" in err
+    assert not (tmp_path / "runs").exists()
