@@ -21,11 +21,11 @@ from benchmark import records
 from benchmark.cli import (
     OneLineParser,
     add_run_options,
-    as_list,
     configs_from_values,
     early_options,
     guarded,
     merged,
+    plugin_list,
     setup_logging,
 )
 from benchmark.config import RunConfig
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             raise InputError(f"--param {args.ablated} does not change model {base.model.name!r}")
     configs = grid_configs(args.ablated, grid, bases)
     out = Path(values["out"]) if values.get("out") else default_out(values, args.ablated)
-    plugins = ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
+    plugins = plugin_list(values, early)
     recs = execute(
         configs,
         str(out),

@@ -108,6 +108,12 @@ def early_options(argv: list[str] | None) -> argparse.Namespace:
     return known
 
 
+def plugin_list(values: dict, early: argparse.Namespace) -> str:
+    """Every plugin module named by the experiment file or the command line, comma-separated
+    (what worker processes import before they build models)."""
+    return ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
+
+
 def add_run_options(
     parser: argparse.ArgumentParser, param_flag: str = "--param", tuned: bool = True
 ) -> None:

@@ -12,11 +12,11 @@ import sys
 from benchmark.cli import (
     OneLineParser,
     add_run_options,
-    as_list,
     configs_from_values,
     early_options,
     guarded,
     merged,
+    plugin_list,
     setup_logging,
 )
 from benchmark.executors import execute
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     values = merged(args)
     configs = configs_from_values(values)
-    plugins = ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
+    plugins = plugin_list(values, early)
     execute(
         configs,
         str(values.get("out", "results/default")),

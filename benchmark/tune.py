@@ -30,6 +30,7 @@ from benchmark.cli import (
     early_options,
     guarded,
     merged,
+    plugin_list,
     route_params,
     setup_logging,
 )
@@ -214,7 +215,7 @@ def options(args: argparse.Namespace, early: argparse.Namespace) -> dict:
     values.setdefault("out", "results/tuning")
     values["jobs"] = int(values.get("jobs", 1))
     values["force"] = bool(values.get("force", False))
-    values["plugins"] = ",".join(filter(None, [*as_list(values.get("plugins", [])), early.plugins]))
+    values["plugins"] = plugin_list(values, early)
     if values.get("seed") is None:
         values["seed"] = RunConfig().seed
     return values
