@@ -27,4 +27,4 @@ class Popularity(Recommender):
 
     def score(self, batch: UserBatch) -> torch.Tensor:
         row = torch.from_numpy(self.counts_.astype(np.float32))  # [n_items + 1]
-        return row.unsqueeze(0).repeat(len(batch), 1)  # [B, n_items + 1]
+        return row.expand(len(batch), -1)  # [B, n_items + 1], a view: scores are read only

@@ -254,8 +254,14 @@ def _pruning_hook(trial: optuna.Trial):
     return hook
 
 
-def run_search(search: Search, jobs: int) -> int:
-    """The search's missing trials, in this process or in `jobs` local processes; how many ran."""
+def run_search(
+    search: Search, jobs: int, executor: str = "local", ray_address: str | None = None
+) -> int:
+    """The search's missing trials, in this process, in `jobs` local processes or in `jobs`
+    Ray tasks; how many ran. Every worker shares the study in OUT (its journal file and claim
+    lock), so Ray workers must see OUT: one machine, or a shared file system."""
+    if executor == "ray":
+        return _ray_workers(search, jobs, ray_address)
     if jobs == 1:
         return run_worker(search)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -266,6 +272,23 @@ def run_search(search: Search, jobs: int) -> int:
     ) as pool:
         futures = [pool.submit(run_worker, search, w) for w in range(jobs)]
         return sum(future.result() for future in futures)
+
+
+def _ray_workers(search: Search, jobs: int, address: str | None) -> int:
+    try:
+        import ray
+    except ImportError:
+        raise InputError("--executor ray needs Ray: pip install 'seqrec-bench[ray]'") from None
+    search = dataclasses.replace(search, out=str(Path(search.out).resolve()))  # for any cwd
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(run_worker)
+        return sum(ray.get([task.remote(search, w) for w in range(jobs)]))
+    finally:
+        if started_here:
+            ray.shutdown()
 
 
 def _worker_setup(threads: int) -> None:

@@ -102,8 +102,6 @@ def study_attrs(s: search.Search) -> dict:
 
 def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search]:
     """One search per model, on `values["seed"]` (the test runs' seeds are separate)."""
-    if values.get("executor", "local") != "local":
-        raise InputError("benchmark.tune runs its workers as local processes (--jobs N) only")
     if args.trials < 1:
         raise InputError(f"--trials must be >= 1, got {args.trials}")
     if int(values.get("jobs", 1)) < 1:
@@ -131,7 +129,7 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     return searches
 
 
-def tune_model(s: search.Search, jobs: int, timeout_minutes: float | None) -> None:
+def tune_model(s: search.Search, values: dict, timeout_minutes: float | None) -> None:
     """Run the model's missing trials; add this invocation's wall time to the study."""
     study = search.prepare_study(s)
     if not study.user_attrs:  # a new study: what it searches, to refuse a different one later
@@ -139,7 +137,8 @@ def tune_model(s: search.Search, jobs: int, timeout_minutes: float | None) -> No
             study.set_user_attr(key, value)
     start = time.time()
     deadline = start + 60 * timeout_minutes if timeout_minutes else None
-    if search.run_search(dataclasses.replace(s, deadline=deadline), jobs):
+    workers = values["jobs"], values["executor"], values["ray_address"]
+    if search.run_search(dataclasses.replace(s, deadline=deadline), *workers):
         elapsed = study.user_attrs.get("wall_seconds", 0.0) + time.time() - start
         study.set_user_attr("wall_seconds", elapsed)
 
@@ -214,6 +213,8 @@ def options(args: argparse.Namespace, early: argparse.Namespace) -> dict:
     values = merged(args)
     values.setdefault("out", "results/tuning")
     values["jobs"] = int(values.get("jobs", 1))
+    values["executor"] = values.get("executor") or "local"
+    values["ray_address"] = getattr(args, "ray_address", None)
     values["force"] = bool(values.get("force", False))
     values["plugins"] = plugin_list(values, early)
     if values.get("seed") is None:
@@ -236,12 +237,11 @@ def main(argv: list[str] | None = None) -> int:
 
     prepare_all([searches[0].base])  # a bad data set fails here, before OUT is touched
     out.mkdir(parents=True, exist_ok=True)
-    jobs = values["jobs"]
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         if not (out / MANIFEST).exists():
             records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
         for s in searches:
-            tune_model(s, jobs, args.timeout_minutes)
+            tune_model(s, values, args.timeout_minutes)
         best = _read_best(out)
         best["models"].update(
             {s.base.model.name: summary(s, args.timeout_minutes) for s in searches}
@@ -261,7 +261,15 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
         for s in searches
     }
     configs = [c for group in planned.values() for c in group]
-    execute(configs, str(out), values["force"], "local", values["jobs"], None, values["plugins"])
+    execute(
+        configs,
+        str(out),
+        values["force"],
+        values["executor"],
+        values["jobs"],
+        values["ray_address"],
+        values["plugins"],
+    )
     for model, group in planned.items():
         best["models"][model]["test_runs"] = [c.run_id() for c in group]
 

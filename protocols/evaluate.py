@@ -11,8 +11,10 @@ while its history is excluded: that is refused, never patched by re-adding the t
 An optional `transform(scores, allowed) -> scores` (e.g. `protocols.popularity.PopularityPenalty`)
 re-scores the matrix before both protocols rank.
 
-Each batch costs one pass to check the scores, one to mask the excluded items and one to
-count, per target, the candidates scoring at or above it: no per-target Python loop.
+Each batch costs one pass to count, per target, the cells scoring at or above it (the
+excluded cells, a handful per user, are counted apart and taken back out) and, for a top
+list, one copy with the excluded cells at -inf and one top-k pass: no per-target Python loop.
+NaN scores are refused (top-k puts NaN first; without a top list, the matrix sum is NaN).
 """
 
 from __future__ import annotations
@@ -70,24 +72,32 @@ def rank_targets(
         _refuse_targets_in_history(eval_set, history)
     sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
     full, sampled, tops = [], [], []
+    buffer = None  # reused copy of a batch's scores for the top lists
     starts = range(0, eval_set.n_users, batch_size)
     for start in tqdm(starts, desc="evaluate", disable=not progress, leave=False):
         rows = slice(start, start + batch_size)
         batch = UserBatch(eval_set.users[rows], sequences[rows], history[rows])
-        scores = _checked_scores(model, batch, n_items, device)  # [B, n_items + 1]
+        scores = _scores(model, batch, n_items, device)  # [B, n_items + 1]
         targets = torch.as_tensor(eval_set.targets[rows], device=device)  # [B, T]
         excluded = _excluded(batch, exclude_history, device)  # (rows, cols) of excluded cells
         if transform is not None:
-            allowed = torch.ones_like(scores, dtype=torch.bool)
+            allowed = torch.ones(scores.shape, dtype=torch.bool, device=device)
             allowed[excluded] = False
             scores = transform(scores, allowed)
-        masked = scores.index_put(excluded, scores.new_tensor(-torch.inf))  # [B, C]
-        full.append(_full_ranks(masked, targets, excluded))
+        if top_k:
+            if buffer is None or len(buffer) < len(scores):
+                buffer = torch.empty(scores.shape, dtype=scores.dtype, device=device)
+            masked = buffer[: len(scores)].copy_(scores)
+            masked.index_put_(excluded, masked.new_tensor(-torch.inf))
+            values, items = masked.topk(min(top_k, n_items), dim=1)  # NaN sorts first
+            _refuse_nan(model, values[:, 0])
+            tops.append(items.cpu().numpy())
+        elif torch.isnan(scores.sum()):  # one cheap pass; only then (NaN, or +inf + -inf)
+            _refuse_nan(model, scores)  # is every cell looked at
+        full.append(_full_ranks(scores, targets, excluded))
         if negatives is not None:
             negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
             sampled.append(_sampled_ranks(scores, targets, negs))
-        if top_k:
-            tops.append(masked.topk(top_k, dim=1).indices.cpu().numpy())
     n_targets = eval_set.targets.shape[1]
     return Ranks(
         users=eval_set.users,
@@ -100,19 +110,26 @@ def rank_targets(
     )
 
 
-def _checked_scores(model: Recommender, batch: UserBatch, n_items: int, device: str):
-    scores = model.score(batch)
+def _scores(model: Recommender, batch: UserBatch, n_items: int, device: str) -> torch.Tensor:
+    scores = model.score(batch)  # read only: may be a broadcast view
     expected = (len(batch), n_items + 1)
-    name = model.name or type(model).__name__
     if tuple(scores.shape) != expected:
-        raise TrainingError(f"{name}: score() returned {tuple(scores.shape)}, expected {expected}")
+        raise TrainingError(
+            f"{_name(model)}: score() returned {tuple(scores.shape)}, expected {expected}"
+        )
     scores = scores.to(device)
-    scores = scores if scores.is_floating_point() else scores.float()
-    # NaN compares False with everything: it would flatter. A NaN makes the sum NaN (one
-    # cheap pass); only then (or for +inf + -inf) is every cell looked at.
-    if torch.isnan(scores.sum()) and torch.isnan(scores).any():
-        raise TrainingError(f"{name}: score() returned NaN")
-    return scores
+    return scores if scores.is_floating_point() else scores.float()
+
+
+def _refuse_nan(model: Recommender, probe: torch.Tensor) -> None:
+    """NaN compares False with everything, so it would flatter: refused if `probe` (the top
+    candidate score of each row, or the scores themselves) holds one."""
+    if torch.isnan(probe).any():
+        raise TrainingError(f"{_name(model)}: score() returned NaN")
+
+
+def _name(model: Recommender) -> str:
+    return model.name or type(model).__name__
 
 
 def _excluded(batch: UserBatch, exclude_history: bool, device: str):
@@ -129,21 +146,17 @@ def _excluded(batch: UserBatch, exclude_history: bool, device: str):
     return torch.cat([pad_rows, rows]), torch.cat([pad_cols, cols])
 
 
-def _full_ranks(masked: torch.Tensor, targets: torch.Tensor, excluded) -> np.ndarray:
-    """Ranks [B, T] from scores whose excluded cells are -inf.
-
-    A target scored -inf ties with every excluded cell; those counts are taken back out.
-    Every count includes the target itself (always a candidate), hence the - 1.
-    """
-    target_scores = masked.gather(1, targets)  # [B, T]
+def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, excluded) -> np.ndarray:
+    """Ranks [B, T]: cells at or above each target, minus the excluded ones among them, minus
+    the target itself (always a candidate)."""
+    target_scores = scores.gather(1, targets)  # [B, T]
     if targets.shape[1] == 1:
-        counts = _count(masked >= target_scores, dim=1, keepdim=True)  # [B, 1]
+        counts = _count(scores >= target_scores, dim=1, keepdim=True)  # [B, 1]
     else:
-        counts = _count(masked[:, None, :] >= target_scores[:, :, None], dim=2)  # [B, T]
-    lowest = target_scores == -torch.inf  # [B, T]
-    if lowest.any():
-        n_excluded = torch.bincount(excluded[0], minlength=len(masked))  # [B]
-        counts -= lowest * n_excluded[:, None]
+        counts = _count(scores[:, None, :] >= target_scores[:, :, None], dim=2)  # [B, T]
+    rows, cols = excluded
+    above = scores[rows, cols][:, None] >= target_scores[rows]  # [E, T]
+    counts -= torch.zeros_like(counts).index_add_(0, rows, above.long())
     return (counts - 1).cpu().numpy()
 
 

@@ -43,7 +43,8 @@ class Recommender(ABC):
 
     @abstractmethod
     def score(self, batch: UserBatch) -> torch.Tensor:
-        """Scores [B, n_items + 1] (float) for every item, higher is better. Column 0 is ignored."""
+        """Scores [B, n_items + 1] (float) for every item, higher is better. Column 0 is ignored.
+        Callers never write into the result, so it may be a broadcast view."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"

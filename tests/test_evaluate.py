@@ -223,3 +223,31 @@ def test_batch_size_does_not_change_ranks(setup):
     a = _ranks(Noisy(split.test, data.n_items), data, split, negatives, batch_size=1)
     b = _ranks(Noisy(split.test, data.n_items), data, split, negatives, batch_size=64)
     assert np.array_equal(a.full, b.full) and np.array_equal(a.sampled, b.sampled)
+
+
+@pytest.mark.parametrize("top_k", [0, 5])
+def test_one_nan_candidate_is_refused(setup, top_k):
+    data, split, negatives = setup
+
+    class OneNan(Oracle):
+        def score(self, batch):
+            scores = super().score(batch)
+            scores[0, 1 + int(batch.users[0]) % self.n_items] = float("nan")
+            return scores
+
+    model = OneNan(split.test, data.n_items)
+    with pytest.raises(TrainingError, match="NaN"):
+        rank_targets(model, split.test, data.n_items, 5, negatives, batch_size=7, top_k=top_k)
+
+
+def test_top_lists_skip_excluded_items_and_fit_small_catalogues(setup):
+    data, split, negatives = setup
+    fit = FitData(data.histories, data.n_users, data.n_items, split.valid, 5)
+    ranks = rank_targets(Popularity().fit(fit), split.test, data.n_items, 5, top_k=500)
+    history = split.test.inputs.to_csr(data.n_items + 1)
+    assert ranks.top_items.shape[1] == data.n_items
+    for u, top in enumerate(ranks.top_items):
+        seen = set(history[u].indices.tolist())
+        kept = [i for i in top.tolist() if i != 0 and i not in seen]
+        assert kept == top[: len(kept)].tolist()  # candidates first, best first
+        assert len(kept) == data.n_items - len(seen)

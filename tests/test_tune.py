@@ -175,6 +175,18 @@ def test_local_workers_share_one_study(tmp_path):
     assert len(list((out / "trials").glob("itemknn-*.json"))) == 4
 
 
+@pytest.mark.slow
+def test_ray_workers_share_one_study(tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    argv = ("--models", "itemknn", "--trials", "3", "--jobs", "2", "--executor", "ray")
+    assert _tune(out, *argv) == 0
+    trials = _study(out, "itemknn").get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
+    assert sum(bool(t.user_attrs.get("default")) for t in trials) == 1
+    assert len(records.read_records(out)) == 1  # the chosen configuration on test
+
+
 def test_tuned_parameters_are_applied_and_explicit_ones_win(tmp_path):
     out = tmp_path / "tuned"
     assert _tune(out, "--models", "itemknn", "--trials", "3") == 0
