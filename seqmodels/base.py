@@ -39,6 +39,8 @@ class TrainParams:
     bf16_autocast: bool = False  # CUDA only; measured no faster at these sizes (launch-bound)
 
 
+SCORE_GROUP = 256  # rows per length group when scoring
+
 # What a search varies for every deep model (each model adds its depth and width). The epoch
 # cap and patience stay fixed: they are the search budget, not the model.
 TRAIN_SPACE = {
@@ -145,7 +147,13 @@ class SequenceModel(Recommender):
 
     @torch.no_grad()
     def score(self, batch: UserBatch) -> torch.Tensor:
+        """Rows grouped by length and each group cut to its longest row (left padding changes
+        no state, as in training), so the encoder runs over real items rather than padding."""
         self.net_.eval()
         sequences = batch.sequences[:, -self.seq_len_ :].to(self.device_)  # [B, L]
-        states = self.last_state(sequences)  # [B, d]
-        return self.net_.item_scores(states.float()).float()  # [B, n_items + 1]
+        lengths = (sequences != PAD).sum(dim=1)
+        states = torch.empty(len(sequences), self.params.emb_dim, device=self.device_)
+        for rows in torch.argsort(lengths).split(SCORE_GROUP):
+            width = max(int(lengths[rows].max()), 1)
+            states[rows] = self.last_state(sequences[rows, -width:]).float()  # [b, d]
+        return self.net_.item_scores(states).float()  # [B, n_items + 1]

@@ -10,6 +10,7 @@ from benchmark.models import create_model
 from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
+from protocols.sequences import last_items
 from protocols.types import FitData
 from seqmodels.base import SequenceModel, TrainParams
 
@@ -178,3 +179,22 @@ def test_cutting_a_batch_to_its_longest_row_leaves_the_loss_unchanged(name, fit_
         )
     assert width < x.shape[1]
     torch.testing.assert_close(full, cut, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", [*DEEP, "bert4rec"])
+def test_scores_of_length_grouped_rows_equal_the_padded_ones(name, fit_data, monkeypatch):
+    """score() groups rows by length and cuts each group's left padding: same scores as
+    running every row at full width, in the caller's row order."""
+    from protocols.types import UserBatch
+    from seqmodels import base
+
+    model = create_model(name, **{**QUICK, "epochs": 1}).fit(fit_data)
+    eval_set = fit_data.valid
+    sequences = torch.from_numpy(last_items(eval_set.inputs, fit_data.seq_len))[:50]
+    batch = UserBatch(eval_set.users[:50], sequences, None)
+    monkeypatch.setattr(base, "SCORE_GROUP", 8)
+    grouped = model.score(batch)
+    with torch.no_grad():
+        padded = model.net_.item_scores(model.last_state(sequences))
+    assert (sequences == 0).any()  # there is left padding to cut
+    torch.testing.assert_close(grouped, padded, rtol=1e-5, atol=1e-5)
