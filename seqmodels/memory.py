@@ -4,10 +4,10 @@ glibc serves each allocation above its mmap threshold (dynamic, at most 32 MiB b
 with a fresh mapping that the kernel zero-fills page by page on first touch and that is
 unmapped again on free. A full-softmax step allocates logits of [positions, n_items] floats
 (about 56 MB for 1,150 positions and 12,000 items) and their gradient, so on a CPU the page
-faults cost more than the arithmetic: the softmax forward and backward alone ran 2.3x faster
-with freed blocks kept for reuse. Raising the thresholds keeps them; the process holds on to
-its peak heap instead of returning it to the system at once. `SEQREC_MALLOC=system` leaves
-glibc's defaults alone (`bench/bench_speed.py` measures both).
+faults cost about as much as the arithmetic (`bench/bench_memory.py`: 60 softmax steps took
+8.2 to 8.8 s with freed blocks kept for reuse, 12.8 to 14.6 s without). Raising the
+thresholds keeps them; the process holds on to its peak heap instead of returning it to the
+system at once. `SEQREC_MALLOC=system` leaves glibc's defaults alone.
 """
 
 from __future__ import annotations
