@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from benchmark import records
@@ -220,7 +221,9 @@ def _limit_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _ray(units: list[Unit], address: str | None, plugins: str) -> Iterator[UnitResult]:
+@contextmanager
+def ray_session(address: str | None):
+    """Ray, initialised here unless the caller already did (then left running)."""
     try:
         import ray
     except ImportError:
@@ -229,12 +232,17 @@ def _ray(units: list[Unit], address: str | None, plugins: str) -> Iterator[UnitR
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     try:
+        yield ray
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _ray(units: list[Unit], address: str | None, plugins: str) -> Iterator[UnitResult]:
+    with ray_session(address) as ray:
         task = ray.remote(run_unit)
         pending = {task.remote(unit, False, plugins): unit for unit in units}
         while pending:
             finished, _ = ray.wait(list(pending), num_returns=1)
             pending.pop(finished[0])
             yield ray.get(finished[0])
-    finally:
-        if started_here:
-            ray.shutdown()

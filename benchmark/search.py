@@ -29,6 +29,7 @@ from optuna.trial import TrialState
 
 from benchmark import records
 from benchmark.config import RunConfig
+from benchmark.executors import ray_session
 from benchmark.models import get_model_class, model_config, model_param_fields
 from benchmark.records import RunRecord
 from protocols.errors import InputError, TrainingError
@@ -275,20 +276,10 @@ def run_search(
 
 
 def _ray_workers(search: Search, jobs: int, address: str | None) -> int:
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--executor ray needs Ray: pip install 'seqrec-bench[ray]'") from None
     search = dataclasses.replace(search, out=str(Path(search.out).resolve()))  # for any cwd
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    try:
+    with ray_session(address) as ray:
         task = ray.remote(run_worker)
         return sum(ray.get([task.remote(search, w) for w in range(jobs)]))
-    finally:
-        if started_here:
-            ray.shutdown()
 
 
 def _worker_setup(threads: int) -> None:
