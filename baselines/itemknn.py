@@ -37,7 +37,7 @@ class ItemKNN(Recommender):
         neighbours: int = 100
         """K: similar items kept per item (20 to 2000 all scored within noise on MovieLens)."""
 
-    search_space = {"neighbours": Int(10, 2000, log=True)}
+    search_space = {"neighbours": Int(2, 2000, log=True)}
 
     def fit(self, data: FitData) -> ItemKNN:
         if self.params.neighbours < 1:

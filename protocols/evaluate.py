@@ -12,9 +12,12 @@ An optional `transform(scores, allowed) -> scores` (e.g. `protocols.popularity.P
 re-scores the matrix before both protocols rank.
 
 Each batch costs one pass to count, per target, the cells scoring at or above it (the
-excluded cells, a handful per user, are counted apart and taken back out) and, for a top
-list, one copy with the excluded cells at -inf and one top-k pass: no per-target Python loop.
-NaN scores are refused (top-k puts NaN first; without a top list, the matrix sum is NaN).
+excluded cells, a handful per user, are counted apart and taken back out; numpy on a CPU)
+and, for a top list, one copy with the excluded cells at -inf, one pass for the maxima of
+64-column chunks and a top-k over the best chunks only: no per-target Python loop. Top lists
+put equal scores in item order (the lower id first), so ties neither depend on the device nor
+spread a tied tail over many items (which would flatter coverage).
+NaN scores are refused (found by the chunk maxima; without a top list, the matrix sum is NaN).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def rank_targets(
         _refuse_targets_in_history(eval_set, history)
     sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
     full, sampled, tops = [], [], []
-    buffer = None  # reused copy of a batch's scores for the top lists
+    buffers = _Buffers()
     starts = range(0, eval_set.n_users, batch_size)
     for start in tqdm(starts, desc="evaluate", disable=not progress, leave=False):
         rows = slice(start, start + batch_size)
@@ -85,16 +88,12 @@ def rank_targets(
             allowed[excluded] = False
             scores = transform(scores, allowed)
         if top_k:
-            if buffer is None or len(buffer) < len(scores):
-                buffer = torch.empty(scores.shape, dtype=scores.dtype, device=device)
-            masked = buffer[: len(scores)].copy_(scores)
-            masked.index_put_(excluded, masked.new_tensor(-torch.inf))
-            values, items = masked.topk(min(top_k, n_items), dim=1)  # NaN sorts first
-            _refuse_nan(model, values[:, 0])
+            items, row_maxima = _top_items(scores, excluded, min(top_k, n_items), buffers)
+            _refuse_nan(model, row_maxima)
             tops.append(items.cpu().numpy())
         elif torch.isnan(scores.sum()):  # one cheap pass; only then (NaN, or +inf + -inf)
             _refuse_nan(model, scores)  # is every cell looked at
-        full.append(_full_ranks(scores, targets, excluded))
+        full.append(_full_ranks(scores, targets, excluded, buffers))
         if negatives is not None:
             negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
             sampled.append(_sampled_ranks(scores, targets, negs))
@@ -146,18 +145,86 @@ def _excluded(batch: UserBatch, exclude_history: bool, device: str):
     return torch.cat([pad_rows, rows]), torch.cat([pad_cols, cols])
 
 
-def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, excluded) -> np.ndarray:
+def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, excluded, buffers) -> np.ndarray:
     """Ranks [B, T]: cells at or above each target, minus the excluded ones among them, minus
     the target itself (always a candidate)."""
     target_scores = scores.gather(1, targets)  # [B, T]
-    if targets.shape[1] == 1:
-        counts = _count(scores >= target_scores, dim=1, keepdim=True)  # [B, 1]
-    else:
-        counts = _count(scores[:, None, :] >= target_scores[:, :, None], dim=2)  # [B, T]
+    counts = _at_or_above(scores, target_scores, buffers)
     rows, cols = excluded
     above = scores[rows, cols][:, None] >= target_scores[rows]  # [E, T]
     counts -= torch.zeros_like(counts).index_add_(0, rows, above.long())
     return (counts - 1).cpu().numpy()
+
+
+def _at_or_above(scores: torch.Tensor, target_scores: torch.Tensor, buffers) -> torch.Tensor:
+    """[B, T] int64: per row, the cells scoring at or above each of its targets. On the CPU
+    numpy compares and sums several times faster than torch (bench/bench_speed.py)."""
+    if scores.device.type != "cpu" or scores.dtype not in (torch.float32, torch.float64):
+        hits = scores[:, None, :] >= target_scores[:, :, None]  # [B, T, N]
+        return _count(hits, dim=2)
+    s, t = scores.detach().numpy(), target_scores.detach().numpy()
+    hits = buffers.hits((len(s), t.shape[1], s.shape[1]))
+    np.greater_equal(s[:, None, :], t[:, :, None], out=hits)
+    return torch.from_numpy(hits.view(np.uint8).sum(axis=2, dtype=np.int64))
+
+
+CHUNK = 64  # top lists: columns per chunk of the two-stage top-k
+
+
+def _top_items(scores: torch.Tensor, excluded, k: int, buffers):
+    """(items [B, k], row maxima [B]): each row's k best items, best first, excluded items
+    scoring -inf; equal scores in item order (the lower id first) on every device. The row
+    maxima are NaN where a row holds one.
+
+    Two stages: the k chunks of CHUNK columns that come first by (maximum, then position)
+    hold the k best cells (each chunk after them has k chunks ahead, whose first cells all
+    come before its own), so a top-k over k x CHUNK gathered cells replaces one over the
+    whole row. Scores are compared in float32.
+    """
+    b, n = scores.shape
+    n_chunks = -(-n // CHUNK)
+    masked = buffers.padded(b, n_chunks * CHUNK, scores.device)  # float32, -inf past n
+    masked[:, :n].copy_(scores)
+    masked[:, :n].index_put_(excluded, masked.new_tensor(-torch.inf))
+    maxima = masked.view(b, n_chunks, CHUNK).amax(dim=2)  # [B, C]; NaN propagates
+    positions = torch.arange(n_chunks * CHUNK, device=masked.device)
+    if n_chunks <= k:
+        cols, values = positions.expand(b, -1), masked
+    else:
+        chunks = _order_keys(maxima, positions[:n_chunks]).topk(k, dim=1).indices  # [B, k]
+        cols = (chunks[:, :, None] * CHUNK + positions[:CHUNK]).flatten(1)  # [B, k x CHUNK]
+        values = masked.gather(1, cols)
+    picked = _order_keys(values, cols).topk(k, dim=1).indices
+    return cols.gather(1, picked), maxima.amax(dim=1)
+
+
+def _order_keys(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """int64 keys, all distinct, ordered like (float32 value, then the lower position): the
+    value's bits made monotone (negative floats reversed) above the inverted position."""
+    bits = (values + 0.0).view(torch.int32).long()  # + 0.0 makes -0.0 equal to +0.0
+    monotone = torch.where(bits < 0, bits ^ 0x7FFFFFFF, bits)
+    return monotone * 2**32 + (2**32 - 1 - positions)
+
+
+class _Buffers:
+    """Work arrays reused from batch to batch (fresh large ones are zero-filled page by page)."""
+
+    def __init__(self) -> None:
+        self._hits = np.empty(0, dtype=np.bool_)
+        self._padded: torch.Tensor | None = None
+
+    def hits(self, shape: tuple[int, ...]) -> np.ndarray:
+        size = int(np.prod(shape))
+        if self._hits.size < size:
+            self._hits = np.empty(size, dtype=np.bool_)
+        return self._hits[:size].reshape(shape)
+
+    def padded(self, rows: int, cols: int, device) -> torch.Tensor:
+        """[rows, cols] float32 on `device`; columns never written stay -inf."""
+        t = self._padded
+        if t is None or len(t) < rows or t.shape[1] != cols:
+            t = self._padded = torch.full((rows, cols), -torch.inf, device=device)
+        return t[:rows]
 
 
 def _sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor):

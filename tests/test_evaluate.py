@@ -251,3 +251,68 @@ def test_top_lists_skip_excluded_items_and_fit_small_catalogues(setup):
         kept = [i for i in top.tolist() if i != 0 and i not in seen]
         assert kept == top[: len(kept)].tolist()  # candidates first, best first
         assert len(kept) == data.n_items - len(seen)
+
+
+class RandomScores(Recommender):
+    """Per-user random scores drawn from few values (many ties), -0.0, +0.0 and -inf among
+    them; optionally one NaN in the first user's row, in a chunk of otherwise low scores."""
+
+    def __init__(self, n_items, nan=False):
+        super().__init__()
+        self.n_items, self.nan = n_items, nan
+
+    def fit(self, data):
+        return self
+
+    def score(self, batch):
+        values = torch.tensor([-torch.inf, -0.0, 0.0, *range(1, 300)])
+        gens = [torch.Generator().manual_seed(int(u)) for u in batch.users]
+        picks = [torch.randint(0, len(values), (self.n_items + 1,), generator=g) for g in gens]
+        scores = values[torch.stack(picks)]
+        if self.nan:
+            scores[0, 1216:1280] = -1.0
+            scores[0, 1234] = float("nan")
+        return scores
+
+
+def _expected_top(scores: np.ndarray, excluded: set, k: int) -> list:
+    """The definition: by score, equal scores by the lower id, excluded items (padding
+    included) scoring -inf."""
+    keys = [(np.inf if j in excluded else -scores[j], j) for j in range(len(scores))]
+    return [j for _, j in sorted(keys)[:k]]
+
+
+@pytest.mark.parametrize("n_items", [50, 6000])  # one chunk; 94 chunks of 64 > k: two stages
+def test_top_lists_order_ties_by_item_id_on_every_path(n_items):
+    k = 20
+    eval_set = _multi_target_set(4, n_users=25, n_items=n_items, n_targets=1)
+    model = RandomScores(n_items)
+    ranks = rank_targets(model, eval_set, n_items, 5, batch_size=8, top_k=k)
+    history = eval_set.inputs.to_csr(n_items + 1)
+    for u, top in enumerate(ranks.top_items):
+        scores = model.score(UserBatch(eval_set.users[u : u + 1], None, None))[0].numpy()
+        excluded = {0, *history[u].indices.tolist()}
+        assert top.tolist() == _expected_top(scores, excluded, k)
+    with pytest.raises(TrainingError, match="NaN"):
+        rank_targets(RandomScores(6000, nan=True), eval_set, 6000, 5, top_k=k)
+
+
+def test_a_row_with_fewer_candidates_than_the_top_list_gets_only_catalogue_items():
+    n_items, k = 6000, 20
+    history = np.arange(1, n_items - 4, dtype=np.int64)  # all but the last 5 items
+    inputs = Histories(np.array([0, len(history)]), history, np.zeros_like(history))
+    eval_set = EvalSet(np.array([0]), inputs, np.array([[n_items]]))
+    model = RandomScores(n_items)
+    top = rank_targets(model, eval_set, n_items, 5, top_k=k).top_items[0]
+    scores = model.score(UserBatch(eval_set.users, None, None))[0].numpy()
+    assert top.tolist() == _expected_top(scores, {0, *history.tolist()}, k)
+
+
+def test_order_keys_follow_the_value_then_the_lower_position():
+    from protocols.evaluate import _order_keys
+
+    values = torch.tensor([-0.0, 0.0, -torch.inf, 2.5, -3.0, torch.inf, -0.0, 1e-30, -1e-30, 2.5])
+    positions = torch.arange(len(values))
+    order = _order_keys(values, positions).argsort(descending=True).tolist()
+    expected = sorted(range(len(values)), key=lambda j: (-values[j].item(), j))
+    assert order == expected  # -0.0 ties with +0.0; +-inf at the ends
