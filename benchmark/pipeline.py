@@ -287,7 +287,11 @@ def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> d
         out["sampled"][part] = {**metrics.summarise(ranks.sampled, ks), **users}
         if ranks.sampled.shape[1] == 1 and len(ranks.users):
             estimates = estimate_full(
-                ranks.sampled, ranks.full_candidates, config.protocol.num_negatives, ks
+                ranks.sampled,
+                ranks.full_candidates,
+                config.protocol.num_negatives,
+                ks,
+                store=str(cache_dir() / "estimates"),
             )
             out["estimated_full"][part] = {
                 **{name: float(v.mean()) for name, v in estimates.items()},

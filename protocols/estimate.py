@@ -12,13 +12,19 @@ variance of f~(r) (their bias-variance estimator, prior uniform over R):
 When the sample is the whole candidate list (N = C - 1), A is the identity and f~ = f exactly.
 
 f~ depends only on (C, N, ks, gamma), so it is solved once per such key and cached for the
-process (every model and run of a benchmark shares it), with BLAS held to one thread: these
-are small solves that oversubscribed threads only slow down on a shared machine.
+process (every model and run of a benchmark shares it) and, given a `store` directory, kept
+there for later processes (keyed by this file's own text too, so an edited estimator never
+reads an old solution). BLAS is held to one thread: these are small solves that
+oversubscribed threads only slow down on a shared machine.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 from scipy.special import gammaln
@@ -67,12 +73,45 @@ def _solve(curves: dict[str, np.ndarray], n_candidates: int, n_negatives: int, g
 
 
 @functools.lru_cache(maxsize=4096)
-def cached_correction(n_candidates: int, n_negatives: int, ks: tuple[int, ...], gamma: float):
-    """`corrected(metric_curves(C, ks), N, gamma)`, solved once per key in this process."""
-    credit = corrected(metric_curves(n_candidates, ks), n_negatives, gamma)
+def cached_correction(
+    n_candidates: int,
+    n_negatives: int,
+    ks: tuple[int, ...],
+    gamma: float,
+    store: str | None = None,
+):
+    """`corrected(metric_curves(C, ks), N, gamma)`, solved once per key in this process and,
+    with a `store` directory, once per key for every process that shares it."""
+    key = repr((_SOURCE_HASH, n_candidates, n_negatives, ks, gamma))
+    path = Path(store) / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz" if store else None
+    credit = _read(path) if path else None
+    if credit is None:
+        credit = corrected(metric_curves(n_candidates, ks), n_negatives, gamma)
+        if path:
+            _write(path, credit)
     for values in credit.values():
         values.flags.writeable = False  # shared between callers
     return credit
+
+
+_SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _read(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # missing or unreadable
+        return None
+
+
+def _write(path: Path, credit: dict[str, np.ndarray]) -> None:
+    """Whole or not at all: written beside and renamed, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, **credit)
+    os.replace(tmp, path)
 
 
 def _hypergeometric(r: np.ndarray, population: int, successes: np.ndarray, draws: int):
@@ -99,11 +138,13 @@ def estimate_full(
     n_negatives: int,
     ks: tuple[int, ...],
     gamma: float = GAMMA,
+    store: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-user estimates of the full-ranking metrics from single-target sampled ranks [U, 1].
 
     Users are grouped by their number of full-ranking candidates C (at most MAX_GROUPS groups
     by quantile, each corrected with its median C; exact when fewer distinct C exist).
+    `store`: a directory that keeps the corrections for later processes (`cached_correction`).
     """
     if sampled_ranks.shape[1] != 1:
         raise ValueError("the sampled-to-full estimate is defined for one target per user")
@@ -120,7 +161,7 @@ def estimate_full(
     for g in np.unique(group):
         members = group == g
         size = int(np.median(counts[members]))
-        credit = cached_correction(size, n_negatives, tuple(ks), gamma)
+        credit = cached_correction(size, n_negatives, tuple(ks), gamma, store)
         for name in names:
             estimates[name][members] = credit[name][np.minimum(r[members], n_negatives)]
     return estimates

@@ -194,8 +194,18 @@ def _top_items(scores: torch.Tensor, excluded, k: int, buffers):
         chunks = _order_keys(maxima, positions[:n_chunks]).topk(k, dim=1).indices  # [B, k]
         cols = (chunks[:, :, None] * CHUNK + positions[:CHUNK]).flatten(1)  # [B, k x CHUNK]
         values = masked.gather(1, cols)
-    picked = _order_keys(values, cols).topk(k, dim=1).indices
-    return cols.gather(1, picked), maxima.amax(dim=1)
+    return cols.gather(1, _first_k(values, cols, k)), maxima.amax(dim=1)
+
+
+def _first_k(values: torch.Tensor, cols: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices [B, k] of each row's first k cells by (value, then the lower column). A plain
+    top-k finds them unless an equal value lies across the k-th place; then the keys decide."""
+    best = values.topk(k, dim=1)
+    kth = best.values[:, -1:]
+    if ((values >= kth).sum(dim=1, dtype=torch.int32) > k).any():  # an equal value at the edge
+        return _order_keys(values, cols).topk(k, dim=1).indices
+    keys = _order_keys(best.values, cols.gather(1, best.indices))  # ties inside: by column
+    return best.indices.gather(1, keys.argsort(dim=1, descending=True))
 
 
 def _order_keys(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

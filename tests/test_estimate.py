@@ -65,3 +65,22 @@ def test_correction_of_a_tiny_catalogue_is_exact_under_the_identity():
     curves = metric_curves(5, (2,))
     credit = corrected(curves, 4)
     assert np.allclose(credit["HR@2"], curves["HR@2"])
+
+
+def test_a_store_keeps_corrections_for_later_processes(tmp_path, monkeypatch):
+    from protocols import estimate
+
+    rng = np.random.default_rng(3)
+    sampled, counts = rng.integers(0, 51, size=(40, 1)), np.full(40, 700)
+    estimate.cached_correction.cache_clear()
+    first = estimate_full(sampled, counts, 50, KS, store=str(tmp_path))
+    assert len(list(tmp_path.glob("*.npz"))) == 1  # one candidate count, one file
+    estimate.cached_correction.cache_clear()  # as in a new process
+    monkeypatch.setattr(estimate, "_solve", lambda *a: pytest.fail("solved again"))
+    again = estimate_full(sampled, counts, 50, KS, store=str(tmp_path))
+    assert all(np.array_equal(first[m], again[m]) for m in first)
+    (next(tmp_path.glob("*.npz"))).write_bytes(b"half a file")  # unreadable: solved again
+    estimate.cached_correction.cache_clear()
+    with pytest.raises(pytest.fail.Exception, match="solved again"):
+        estimate_full(sampled, counts, 50, KS, store=str(tmp_path))
+    estimate.cached_correction.cache_clear()
