@@ -6,14 +6,14 @@
 Evaluation: valid and test users ranked under both protocols (full with a top list, sampled
 with the run's negatives) plus the sampled-to-full estimate: once solving its corrections, then
 reading them from a store on disk (as a new process finds them) and with them cached in the
-process (as every later model does; best of two each); the floor (best of two) is counting, for every target, the
-scores at or above it in a precomputed score matrix, with numpy (on a CPU about three times
-faster than torch's compare and sum). Training: the fastest of `--epochs` epochs (validation
-apart) per model and loss; the floor (best of two) is the full softmax, forward and backward,
-over as many target positions as an epoch has, in batches of the same size. Best-of timings,
-because other tenants of a shared machine only ever add time. Ratios to floors timed in the
-same process hold on a shared machine; seconds do not. `SEQREC_MALLOC=system` runs it with glibc's default
-allocation thresholds (see `seqmodels/memory.py`).
+process (as every later model does; best of two each); the floor (best of two) is counting,
+for every target, the scores at or above it in a precomputed score matrix, with numpy (on a
+CPU about twice as fast as torch's compare and sum). Training: the fastest of `--epochs`
+epochs (validation apart) per model and loss; the floor (best of two) is the full softmax,
+forward and backward, over as many target positions as an epoch has, in batches of the same
+size. Best-of timings, because other tenants of a shared machine only ever add time. Ratios to
+floors timed in the same process hold on a shared machine; seconds do not.
+`SEQREC_MALLOC=system` runs it with glibc's default allocation thresholds (see `seqmodels/memory.py`).
 """
 
 from __future__ import annotations

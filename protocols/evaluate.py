@@ -158,7 +158,7 @@ def _full_ranks(scores: torch.Tensor, targets: torch.Tensor, excluded, buffers) 
 
 def _at_or_above(scores: torch.Tensor, target_scores: torch.Tensor, buffers) -> torch.Tensor:
     """[B, T] int64: per row, the cells scoring at or above each of its targets. On the CPU
-    numpy compares and sums several times faster than torch (bench/bench_speed.py)."""
+    numpy compares and sums about twice as fast as torch (bench/bench_speed.py)."""
     if scores.device.type != "cpu" or scores.dtype not in (torch.float32, torch.float64):
         hits = scores[:, None, :] >= target_scores[:, :, None]  # [B, T, N]
         return _count(hits, dim=2)
