@@ -96,7 +96,10 @@ def main() -> None:
     a("--losses", default="ce,sampled-ce")
     a("--epochs", type=int, default=3)
     a("--seq-len", type=int, default=50)
+    a("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)  # as `--jobs N` gives each of N processes cores/N
     logging.basicConfig(level=logging.WARNING)
     reused = reuse_freed_memory()  # before any timing: models and floors share the allocator
     config = RunConfig().replace(
