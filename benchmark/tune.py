@@ -7,8 +7,9 @@ Each model's search is an Optuna study (seeded TPE sampler, median pruner fed by
 per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
 `--trials N` is the total per model, so running again with the same N adds nothing and a larger N
 runs only the missing trials. Trial records (validation metrics only) go to OUT/trials/; the
-chosen configuration of each model is fitted once per seed of `--seeds` and scored on test as an
-ordinary run record in OUT/runs/. OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
+chosen configuration of each model, and beside it the default (shown, never used to choose), is
+fitted once per seed of `--seeds` and scored on test as an ordinary run record in OUT/runs/.
+OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
 """
 
 from __future__ import annotations
@@ -254,13 +255,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: dict) -> None:
-    """Each model's chosen configuration, fitted and scored on test once per seed (ordinary
-    run records in OUT/runs/; existing ones are kept unless --force)."""
-    planned = {
-        s.base.model.name: test_configs(s, best["models"][s.base.model.name]["params"], seeds)
-        for s in searches
-    }
-    configs = [c for group in planned.values() for c in group]
+    """Each model's chosen and default configurations, fitted and scored on test once per seed
+    (ordinary run records in OUT/runs/; one run where the two are the same; existing ones are
+    kept unless --force). The default's test value is reported beside, never used to choose."""
+    planned, defaults = {}, {}
+    for s in searches:
+        name = s.base.model.name
+        planned[name] = test_configs(s, best["models"][name]["params"], seeds)
+        defaults[name] = test_configs(s, {}, seeds)
+    groups = [*planned.values(), *defaults.values()]
+    configs = list({c.run_id(): c for group in groups for c in group}.values())
     execute(
         configs,
         str(out),
@@ -272,6 +276,7 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
     )
     for model, group in planned.items():
         best["models"][model]["test_runs"] = [c.run_id() for c in group]
+        best["models"][model]["default_test_runs"] = [c.run_id() for c in defaults[model]]
 
 
 def _read_best(out: Path) -> dict:

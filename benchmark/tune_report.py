@@ -1,6 +1,6 @@
-"""The tuning table: per model its default and tuned validation value, tuned test metrics, best
-parameters, trials and wall time (OUT/tuning.md/.tex/.csv), generated from best.json and the
-tuned test runs' records."""
+"""The tuning table: per model its default and tuned validation value, the default's and the
+tuned configuration's test metrics, best parameters, trials and wall time
+(OUT/tuning.md/.tex/.csv), generated from best.json and the test runs' records."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
         "model",
         f"default valid {metric}",
         f"tuned valid {metric}",
-        *(f"test {c}" for c in tests),
+        f"default test {metric}",
+        *(f"tuned test {c}" for c in tests),
         "best parameters",
         "trials (pruned)",
         "wall time",
@@ -47,15 +48,9 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
 
 
 def _row(out: Path, model: str, entry: dict, tests: tuple[str, ...]) -> list[str]:
-    runs = []
-    for run_id in entry.get("test_runs", []):
-        path = records.record_path(out, run_id)
-        if path.exists():
-            runs.append(records.read_record(path))
-    cells = []
-    for column in tests:
-        found = summary(runs, column, "test")
-        cells.append("—" if found is None else _mean_std(found.mean, found.std, found.n))
+    tuned = _records(out, entry.get("test_runs", []))
+    default = _records(out, entry.get("default_test_runs", []))
+    cells = [_test_cell(default, tests[0])] + [_test_cell(tuned, column) for column in tests]
     params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(entry["params"].items()))
     return [
         model,
@@ -66,6 +61,16 @@ def _row(out: Path, model: str, entry: dict, tests: tuple[str, ...]) -> list[str
         f"{entry['trials']} ({entry['pruned']})",
         f"{entry['wall_seconds'] / 60:.1f} min",
     ]
+
+
+def _records(out: Path, run_ids: list[str]) -> list:
+    paths = [records.record_path(out, run_id) for run_id in run_ids]
+    return [records.read_record(path) for path in paths if path.exists()]
+
+
+def _test_cell(runs: list, column: str) -> str:
+    found = summary(runs, column, "test")
+    return "—" if found is None else _mean_std(found.mean, found.std, found.n)
 
 
 def _caption(best: dict, manifest: dict) -> str:

@@ -88,14 +88,21 @@ def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
             assert set(protocol) <= {"valid"}
         assert not any(".test" in key for key in records.read_ranks(path))
     # the tuned configuration of each model, scored on test as an ordinary run
-    for entry in best["models"].values():
+    for model, entry in best["models"].items():
         (run_id,) = entry["test_runs"]
         record = records.read_record(records.record_path(out, run_id))
         assert record.metric("full", "test", "HR@10") >= 0
         assert record.metric("full", "valid", "HR@10") is not None
         assert {k: record.params[k] for k in entry["params"]} == entry["params"]
+        # and the default configuration beside it (the same run where it won)
+        (default_id,) = entry["default_test_runs"]
+        default = records.read_record(records.record_path(out, default_id))
+        assert default.params == dataclasses.asdict(get_model_class(model).Params())
+        assert (default_id == run_id) == (entry["valid"] == entry["default_valid"])
     for suffix in ("md", "tex", "csv"):
         assert "itemknn" in (out / f"tuning.{suffix}").read_text()
+    table = (out / "tuning.csv").read_text().splitlines()
+    assert table[0].split(",")[3] == "default test full:NDCG@10"
 
 
 def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
