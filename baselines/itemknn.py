@@ -1,4 +1,4 @@
-"""Item-based k-nearest-neighbours: cosine similarity between items' training-user sets.
+"""Item-based k-nearest-neighbours: shrunk cosine similarity between items' training-user sets.
 
 score(u, j) = sum over items i in u's input history of sim(i, j), where row i of the similarity
 matrix keeps only i's K most similar items (its neighbours).
@@ -7,6 +7,7 @@ matrix keeps only i's K most similar items (its neighbours).
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,7 +16,7 @@ import torch
 from protocols.errors import InputError
 from protocols.interface import Recommender
 from protocols.registry import register_model
-from protocols.search_space import Int
+from protocols.search_space import Choice, Int
 from protocols.types import FitData, UserBatch
 
 _BLOCK = 1024  # items per block: bounds the dense work array at _BLOCK x (n_items + 1)
@@ -25,7 +26,8 @@ _BLOCK = 1024  # items per block: bounds the dense work array at _BLOCK x (n_ite
 class ItemKNN(Recommender):
     """Item-item cosine kNN on the binary user-item training matrix.
 
-    sim(i, j) = |U_i & U_j| / sqrt(|U_i| * |U_j|), with U_i the set of training users of item i.
+    sim(i, j) = |U_i & U_j| / (sqrt(|U_i| * |U_j|) + shrinkage), with U_i the set of training
+    users of item i: the shrinkage term lowers similarities resting on few shared users.
     An item is never its own neighbour (it would only take a slot: history items are not ranked),
     and ties at the K-th neighbour keep the lower item index, so the matrix is deterministic.
     """
@@ -36,14 +38,23 @@ class ItemKNN(Recommender):
     class Params:
         neighbours: int = 100
         """K: similar items kept per item (20 to 2000 all scored within noise on MovieLens)."""
+        shrinkage: float = 0.0
+        """Added to the cosine's denominator; 0 is the plain cosine."""
 
-    search_space = {"neighbours": Int(2, 2000, log=True)}
+    search_space = {
+        "neighbours": Int(2, 2000, log=True),
+        "shrinkage": Choice((0.0, 1.0, 10.0, 100.0, 1000.0)),
+    }
 
     def fit(self, data: FitData) -> ItemKNN:
         if self.params.neighbours < 1:
             raise InputError(f"itemknn needs neighbours >= 1, got {self.params.neighbours}")
+        if not 0 <= self.params.shrinkage < math.inf:
+            raise InputError(f"itemknn needs a finite shrinkage >= 0, got {self.params.shrinkage}")
         item_users = data.train_matrix().T.tocsr().astype(np.float64)  # [n+1, U] binary
-        self.similarity_ = cosine_neighbours(item_users, self.params.neighbours)
+        self.similarity_ = cosine_neighbours(
+            item_users, self.params.neighbours, self.params.shrinkage
+        )
         return self
 
     def score(self, batch: UserBatch) -> torch.Tensor:
@@ -53,8 +64,9 @@ class ItemKNN(Recommender):
         return torch.from_numpy(scores.astype(np.float32))
 
 
-def cosine_neighbours(item_users: sp.csr_matrix, k: int) -> sp.csr_matrix:
-    """Cosine similarity [n, n] (CSR) keeping each row's k largest positive off-diagonal entries."""
+def cosine_neighbours(item_users: sp.csr_matrix, k: int, shrinkage: float = 0.0) -> sp.csr_matrix:
+    """Shrunk cosine similarity [n, n] (CSR) keeping each row's k largest positive off-diagonal
+    entries."""
     n = item_users.shape[0]
     norms = np.sqrt(np.asarray(item_users.sum(axis=1)).ravel())  # [n]
     user_items = item_users.T.tocsr()  # [U, n]
@@ -62,7 +74,7 @@ def cosine_neighbours(item_users: sp.csr_matrix, k: int) -> sp.csr_matrix:
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         overlap = (item_users[start:stop] @ user_items).toarray()  # [b, n] co-occurrence counts
-        denom = norms[start:stop, None] * norms[None, :]  # zero only for items without users
+        denom = norms[start:stop, None] * norms[None, :] + shrinkage  # 0 only for items without users
         sims = np.divide(overlap, denom, out=np.zeros_like(overlap), where=denom > 0)
         sims[np.arange(stop - start), np.arange(start, stop)] = 0.0  # not its own neighbour
         blocks.append(sp.csr_matrix(_keep_top_k(sims, k)))

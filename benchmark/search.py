@@ -112,6 +112,15 @@ def existing_study(out: str | Path, model: str) -> optuna.Study | None:
     return optuna.load_study(study_name=model, storage=store)
 
 
+def discard_study(out: str | Path, model: str) -> None:
+    """Forget the model's search in OUT: its study and its trial records (test runs stay in
+    OUT/runs; best.json is the caller's)."""
+    if existing_study(out, model) is not None:
+        optuna.delete_study(study_name=model, storage=storage(out))
+    for path in sorted((Path(out) / "trials").glob(f"{model}-[0-9][0-9][0-9][0-9]*")):
+        path.unlink()
+
+
 def prepare_study(search: Search) -> optuna.Study:
     """Create or reopen the study (one process, before any worker): trials left running by a
     killed search are marked failed (they never count), and the default configuration is

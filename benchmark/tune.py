@@ -68,8 +68,9 @@ def manifest(base: RunConfig, metric: str) -> dict:
     return json.loads(json.dumps({"config": config, "metric": metric}, default=str))
 
 
-def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
-    """Refuse (before writing anything) an OUT holding a study of another set-up."""
+def check_out(out: Path, expected: dict, searches: list[search.Search], restart: set[str]) -> None:
+    """Refuse (before writing anything) an OUT holding a study of another set-up; the studies
+    of `restart` models are compared with nothing (they are discarded)."""
     path = out / MANIFEST
     if path.exists():
         try:
@@ -87,6 +88,8 @@ def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
                 "use another --out"
             )
     for s in searches:
+        if s.base.model.name in restart:
+            continue
         study = search.existing_study(out, s.base.model.name)
         found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
         if study is not None and found != study_attrs(s):
@@ -94,6 +97,15 @@ def check_out(out: Path, expected: dict, searches: list[search.Search]) -> None:
                 f"{out}: the study of {s.base.model.name} was searched with other fixed "
                 "parameters or another search space; use another --out"
             )
+
+
+def restarted(args: argparse.Namespace, searches: list[search.Search]) -> set[str]:
+    """The models of --restart, each of them one of the models searched."""
+    names = {name for name in args.restart.split(",") if name}
+    unknown = sorted(names - {s.base.model.name for s in searches})
+    if unknown:
+        raise InputError(f"--restart names {', '.join(unknown)}, not among the models searched")
+    return names
 
 
 def study_attrs(s: search.Search) -> dict:
@@ -201,6 +213,12 @@ def parser() -> OneLineParser:
         help="objective on the validation split, PROTOCOL:NAME (default %(default)s)",
     )
     p.add_argument(
+        "--restart",
+        default="",
+        help="comma-separated models whose search in OUT is discarded and run again from "
+        "scratch (for a changed search space or model code); the other models' are kept",
+    )
+    p.add_argument(
         "--timeout-minutes",
         type=float,
         default=None,
@@ -232,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     searches = build_searches(args, values)
     seeds = sorted({int(x) for x in as_list(values.get("seeds", [values["seed"]]))})
     out = Path(values["out"])
+    restart = restarted(args, searches)
     expected = manifest(searches[0].base, searches[0].metric)
-    check_out(out, expected, searches)
+    check_out(out, expected, searches, restart)
     from benchmark.executors import prepare_all
 
     prepare_all([searches[0].base])  # a bad data set fails here, before OUT is touched
@@ -241,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         if not (out / MANIFEST).exists():
             records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
+        discard(out, restart)
         for s in searches:
             tune_model(s, values, args.timeout_minutes)
         best = _read_best(out)
@@ -277,6 +297,17 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
     for model, group in planned.items():
         best["models"][model]["test_runs"] = [c.run_id() for c in group]
         best["models"][model]["default_test_runs"] = [c.run_id() for c in defaults[model]]
+
+
+def discard(out: Path, models: set[str]) -> None:
+    """Forget the searches of `models` in OUT, best.json's entries first."""
+    best = _read_best(out)
+    if models & set(best["models"]):
+        best["models"] = {k: v for k, v in best["models"].items() if k not in models}
+        records.write_text(out / BEST, json.dumps(best, indent=2))
+    for model in sorted(models):
+        log.warning("%s: its search in %s is discarded (--restart)", model, out)
+        search.discard_study(out, model)
 
 
 def _read_best(out: Path) -> dict:

@@ -128,3 +128,25 @@ def test_als_uses_the_history_given_at_scoring_time() -> None:
     before = model.score(make_batch([1], [[1, 2]]))
     after = model.score(make_batch([1], [[1, 2, 3]]))  # e.g. the validation item joins the input
     assert not torch.allclose(before, after)
+
+
+def test_itemknn_shrinkage_lowers_similarities_resting_on_few_users() -> None:
+    from baselines.itemknn import cosine_neighbours
+
+    # Items 1 and 2 share their one user; items 3 and 4 share their ten: both cosines are 1.
+    users = [0, 0] + [u for u in range(1, 11) for _ in (3, 4)]
+    items = [1, 2] + [i for _ in range(1, 11) for i in (3, 4)]
+    item_users = sp.csr_matrix((np.ones(len(users)), (items, users)), shape=(5, 11))
+    plain = cosine_neighbours(item_users, k=4).toarray()
+    assert plain[1, 2] == pytest.approx(1.0) and plain[3, 4] == pytest.approx(1.0)
+    shrunk = cosine_neighbours(item_users, k=4, shrinkage=10.0).toarray()
+    assert shrunk[1, 2] == pytest.approx(1 / 11) and shrunk[3, 4] == pytest.approx(10 / 20)
+    assert shrunk[2, 1] == shrunk[1, 2] and shrunk[1, 3] == 0.0
+
+
+@pytest.mark.parametrize("shrinkage", [-1.0, float("nan"), float("inf")])
+def test_itemknn_refuses_a_bad_shrinkage(shrinkage: float) -> None:
+    from protocols.errors import InputError
+
+    with pytest.raises(InputError, match="shrinkage"):
+        fitted("itemknn", shrinkage=shrinkage)

@@ -11,6 +11,7 @@ from benchmark import pipeline, records, run, search, tune
 from benchmark.models import get_model_class, list_models, model_param_fields
 from protocols import registry
 from protocols.interface import Recommender
+from protocols.search_space import Int
 
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=3"
 
@@ -131,10 +132,12 @@ def test_interrupted_search_resumes_to_the_same_total(tmp_path, monkeypatch):
     _study(out, "itemknn").ask()
     calls = _count_fits(monkeypatch)
     assert _tune(out, "--models", "itemknn", "--trials", "5") == 0
-    assert len(calls) == 3 + 1  # the three missing trials, then the tuned test run
+    best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
+    tests = set(best["test_runs"] + best["default_test_runs"])  # one run if the default won
+    assert len(calls) == 3 + len(tests)  # the three missing trials, then the test runs
     trials = _study(out, "itemknn").get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) == 5 and len(list((out / "trials").glob("*.json"))) == 5
-    assert len({t.params["neighbours"] for t in trials}) == 5  # nothing repeated
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 5  # nothing repeated
     assert sum(t.user_attrs.get("default", False) for t in trials) == 1
 
 
@@ -148,6 +151,23 @@ def test_same_budget_adds_nothing_and_a_larger_one_only_the_missing(tmp_path, mo
     assert _tune(out, "--models", "itemknn", "--trials", "4") == 0
     assert len(_states(out, "itemknn")) == 4
     assert json.loads((out / "best.json").read_text())["models"]["itemknn"]["trials"] == 4
+
+
+def test_restart_searches_one_model_again_and_keeps_the_others(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "pop,itemknn", "--trials", "3") == 0
+    pop_trials = [t.datetime_start for t in _study(out, "pop").get_trials()]
+    monkeypatch.setattr(get_model_class("itemknn"), "search_space", {"neighbours": Int(90, 110)})
+    assert _tune(out, "--models", "pop,itemknn", "--trials", "3") == 2  # another space: refused
+    assert _tune(out, "--models", "pop,itemknn", "--trials", "2", "--restart", "itemknn") == 0
+    trials = _study(out, "itemknn").get_trials()
+    assert len(trials) == 2 and all(90 <= t.params["neighbours"] <= 110 for t in trials)
+    assert len(list((out / "trials").glob("itemknn-*.json"))) == 2
+    assert [t.datetime_start for t in _study(out, "pop").get_trials()] == pop_trials
+    best = json.loads((out / "best.json").read_text())["models"]
+    assert best["itemknn"]["trials"] == 2 and best["itemknn"]["space"] == {
+        "neighbours": {"type": "Int", "lo": 90, "hi": 110, "log": False}
+    }
 
 
 def test_deep_model_trials_report_every_epoch(tmp_path):
@@ -191,7 +211,9 @@ def test_ray_workers_share_one_study(tmp_path):
     trials = _study(out, "itemknn").get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 3
     assert sum(bool(t.user_attrs.get("default")) for t in trials) == 1
-    assert len(records.read_records(out)) == 1  # the chosen configuration on test
+    best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
+    tests = {*best["test_runs"], *best["default_test_runs"]}  # chosen and default on test
+    assert {r.run_id for r in records.read_records(out)} == tests
 
 
 def test_tuned_parameters_are_applied_and_explicit_ones_win(tmp_path):
@@ -224,6 +246,7 @@ class _NoParams:
         ("--models", "itemknn", "--dataset", "synthetic:n_users=90,seed=4"),
         ("--models", "itemknn", "--seed", "1"),
         ("--models", "itemknn", "--param", "neighbours=5"),
+        ("--models", "itemknn", "--restart", "gru"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, capsys, extra):
