@@ -74,7 +74,7 @@ def cosine_neighbours(item_users: sp.csr_matrix, k: int, shrinkage: float = 0.0)
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         overlap = (item_users[start:stop] @ user_items).toarray()  # [b, n] co-occurrence counts
-        denom = norms[start:stop, None] * norms[None, :] + shrinkage  # 0 only for items without users
+        denom = norms[start:stop, None] * norms[None, :] + shrinkage  # 0: items without users
         sims = np.divide(overlap, denom, out=np.zeros_like(overlap), where=denom > 0)
         sims[np.arange(stop - start), np.arange(start, stop)] = 0.0  # not its own neighbour
         blocks.append(sp.csr_matrix(_keep_top_k(sims, k)))
