@@ -93,9 +93,10 @@ def check_out(out: Path, expected: dict, searches: list[search.Search], restart:
         study = search.existing_study(out, s.base.model.name)
         found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
         if study is not None and found != study_attrs(s):
+            name = s.base.model.name
             raise InputError(
-                f"{out}: the study of {s.base.model.name} was searched with other fixed "
-                "parameters or another search space; use another --out"
+                f"{out}: the study of {name} was searched with other fixed parameters or "
+                f"another search space; use another --out or --restart {name}"
             )
 
 
