@@ -88,12 +88,12 @@ def check_out(out: Path, expected: dict, searches: list[search.Search], restart:
                 "use another --out"
             )
     for s in searches:
-        if s.base.model.name in restart:
+        name = s.base.model.name
+        if name in restart:
             continue
-        study = search.existing_study(out, s.base.model.name)
+        study = search.existing_study(out, name)
         found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
         if study is not None and found != study_attrs(s):
-            name = s.base.model.name
             raise InputError(
                 f"{out}: the study of {name} was searched with other fixed parameters or "
                 f"another search space; use another --out or --restart {name}"
@@ -102,7 +102,7 @@ def check_out(out: Path, expected: dict, searches: list[search.Search], restart:
 
 def restarted(args: argparse.Namespace, searches: list[search.Search]) -> set[str]:
     """The models of --restart, each of them one of the models searched."""
-    names = {name for name in args.restart.split(",") if name}
+    names = set(as_list(args.restart))
     unknown = sorted(names - {s.base.model.name for s in searches})
     if unknown:
         raise InputError(f"--restart names {', '.join(unknown)}, not among the models searched")
