@@ -1,4 +1,4 @@
-"""One model's hyper-parameter search: an Optuna study kept in OUT, scored on validation only.
+"""Hyper-parameter searches, one Optuna study per model kept in OUT, scored on validation only.
 
 Every trial is an ordinary fit of `trial_config(base, params)` (its model resolved by
 `benchmark.models.model_config`), scored on the validation targets alone
@@ -6,7 +6,9 @@ Every trial is an ordinary fit of `trial_config(base, params)` (its model resolv
 OUT/trials/<model>-<number>.json. The study lives in OUT/study.journal (Optuna's journal file),
 so an interrupted search resumes and several local processes share one study: a worker
 claims a trial under a file lock only while fewer than `trials` are finished, pruned or
-running, so no trial is run twice and none is lost.
+running, so no trial is run twice and none is lost. Workers go through the models in order and
+take the next model's trials as soon as none of the current one's is left to start, so no
+worker idles while another runs a model's last trial.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class Search:
     metric: str  # PROTOCOL:NAME on the validation split, maximised
     trials: int  # total per model (1 when the space is empty)
     seed: int
-    deadline: float | None = None  # time.time() after which no trial starts
+    timeout_minutes: float | None = None  # no trial starts once trials ran this long
     plugins: str = ""
 
 
@@ -180,24 +182,61 @@ def file_lock(path: Path):
 
 def claim(study: optuna.Study, search: Search) -> optuna.Trial | None:
     """The next trial, or None when the budget (or the time) is used up."""
-    if search.deadline is not None and time.time() >= search.deadline:
-        return None
     with file_lock(Path(search.out) / ".claim.lock"):
         live = study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,))
+        if search.timeout_minutes is not None:
+            if active_seconds(live, time.time()) >= 60 * search.timeout_minutes:
+                return None
         return study.ask() if len(live) < search.trials else None
 
 
-def run_worker(search: Search, worker: int = 0) -> int:
-    """Run trials until the study holds `search.trials`; the number this worker ran."""
+def active_seconds(trials: list[optuna.trial.FrozenTrial], now: float) -> float:
+    """Wall time during which at least one of `trials` ran, summed over every invocation
+    (a running trial counts up to `now`; a trial that never started, nothing)."""
+    spans = [
+        (
+            t.datetime_start.timestamp(),
+            t.datetime_complete.timestamp() if t.datetime_complete else now,
+        )
+        for t in trials
+        if t.datetime_start is not None
+    ]
+    return union_length(spans)
+
+
+def union_length(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of the intervals [start, end]."""
+    total, reach = 0.0, -np.inf
+    for start, end in sorted(spans):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
+
+
+def wall_seconds(out: str | Path, model: str) -> float:
+    """Wall time during which a counted trial of the model ran (failed and interrupted trials,
+    whose end is unknown, are left out), so a model's figure holds however workers interleave."""
+    trials = existing_study(out, model).get_trials(deepcopy=False, states=COUNTED)
+    return active_seconds(trials, time.time())
+
+
+def run_worker(searches: list[Search], worker: int = 0) -> int:
+    """Run each search's trials, in order, until none is left to start; the number run."""
+    return sum(_run_model(search, worker) for search in searches)
+
+
+def _run_model(search: Search, worker: int) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from benchmark.cli import import_plugins
     from benchmark.pipeline import prepare
 
     import_plugins(search.plugins)  # a fresh worker process knows only the built-in models
-    prepared = prepare(search.base)  # every trial shares the data side (only the model varies)
-    study, ran = open_study(search, worker), 0
+    study, ran, prepared = open_study(search, worker), 0, None
     name = search.base.model.name
     while (trial := claim(study, search)) is not None:
+        if prepared is None:  # every trial shares the data side (only the model varies)
+            prepared = prepare(search.base)
         try:
             value = run_trial(search, trial, prepared)
         except optuna.TrialPruned:
@@ -264,31 +303,32 @@ def _pruning_hook(trial: optuna.Trial):
     return hook
 
 
-def run_search(
-    search: Search, jobs: int, executor: str = "local", ray_address: str | None = None
+def run_searches(
+    searches: list[Search], jobs: int, executor: str = "local", ray_address: str | None = None
 ) -> int:
-    """The search's missing trials, in this process, in `jobs` local processes or in `jobs`
-    Ray tasks; how many ran. Every worker shares the study in OUT (its journal file and claim
+    """The searches' missing trials, in this process, in `jobs` local processes or in `jobs`
+    Ray tasks; how many ran. Every worker shares the studies in OUT (the journal file and claim
     lock), so Ray workers must see OUT: one machine, or a shared file system."""
     if executor == "ray":
-        return _ray_workers(search, jobs, ray_address)
+        return _ray_workers(searches, jobs, ray_address)
     if jobs == 1:
-        return run_worker(search)
+        return run_worker(searches)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     threads = max(1, (cores or 1) // jobs)  # the processes share the cores
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
     with cf.ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_worker_setup, initargs=(threads,)
     ) as pool:
-        futures = [pool.submit(run_worker, search, w) for w in range(jobs)]
+        futures = [pool.submit(run_worker, searches, w) for w in range(jobs)]
         return sum(future.result() for future in futures)
 
 
-def _ray_workers(search: Search, jobs: int, address: str | None) -> int:
-    search = dataclasses.replace(search, out=str(Path(search.out).resolve()))  # for any cwd
+def _ray_workers(searches: list[Search], jobs: int, address: str | None) -> int:
+    out = str(Path(searches[0].out).resolve())  # for any cwd
+    searches = [dataclasses.replace(s, out=out) for s in searches]
     with ray_session(address) as ray:
         task = ray.remote(run_worker)
-        return sum(ray.get([task.remote(search, w) for w in range(jobs)]))
+        return sum(ray.get([task.remote(searches, w) for w in range(jobs)]))
 
 
 def _worker_setup(threads: int) -> None:

@@ -15,11 +15,9 @@ OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 from benchmark import records, search
@@ -129,7 +127,7 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     metric = check_metric(args.metric, configs[0].protocol.ks)
     names = [c.model.name for c in configs]
     given = route_params(names, values["param_pairs"])  # what the command line fixed
-    out, plugins = str(values["out"]), values["plugins"]
+    out, plugins, timeout = str(values["out"]), values["plugins"], args.timeout_minutes
     searches = []
     for config in configs:
         name = config.model.name
@@ -138,26 +136,22 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         space = search.space_of(name, fixed)
         trials = args.trials if space else 1  # nothing to search: the default, once
         searches.append(
-            search.Search(out, config, fixed, space, metric, trials, seed, None, plugins)
+            search.Search(out, config, fixed, space, metric, trials, seed, timeout, plugins)
         )
     return searches
 
 
-def tune_model(s: search.Search, values: dict, timeout_minutes: float | None) -> None:
-    """Run the model's missing trials; add this invocation's wall time to the study."""
-    study = search.prepare_study(s)
-    if not study.user_attrs:  # a new study: what it searches, to refuse a different one later
-        for key, value in study_attrs(s).items():
-            study.set_user_attr(key, value)
-    start = time.time()
-    deadline = start + 60 * timeout_minutes if timeout_minutes else None
-    workers = values["jobs"], values["executor"], values["ray_address"]
-    if search.run_search(dataclasses.replace(s, deadline=deadline), *workers):
-        elapsed = study.user_attrs.get("wall_seconds", 0.0) + time.time() - start
-        study.set_user_attr("wall_seconds", elapsed)
+def prepare_studies(searches: list[search.Search]) -> None:
+    """Create or reopen every study before any worker starts (interrupted trials failed, the
+    default queued); a new study records what it searches, to refuse a different one later."""
+    for s in searches:
+        study = search.prepare_study(s)
+        if not study.user_attrs:
+            for key, value in study_attrs(s).items():
+                study.set_user_attr(key, value)
 
 
-def summary(s: search.Search, timeout_minutes: float | None) -> dict:
+def summary(s: search.Search) -> dict:
     """best.json's entry of one model."""
     study = search.existing_study(s.out, s.base.model.name)
     trials = study.get_trials(deepcopy=False)
@@ -186,8 +180,8 @@ def summary(s: search.Search, timeout_minutes: float | None) -> dict:
             "n_startup_trials": search.startup_trials(s.trials),
         },
         "pruner": search.PRUNER,
-        "timeout_minutes": timeout_minutes,
-        "wall_seconds": study.user_attrs.get("wall_seconds", 0.0),
+        "timeout_minutes": s.timeout_minutes,
+        "wall_seconds": search.wall_seconds(s.out, s.base.model.name),
     }
 
 
@@ -262,12 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (out / MANIFEST).exists():
             records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
         discard(out, restart)
-        for s in searches:
-            tune_model(s, values, args.timeout_minutes)
+        prepare_studies(searches)
+        search.run_searches(searches, values["jobs"], values["executor"], values["ray_address"])
         best = _read_best(out)
-        best["models"].update(
-            {s.base.model.name: summary(s, args.timeout_minutes) for s in searches}
-        )
+        best["models"].update({s.base.model.name: summary(s) for s in searches})
         records.write_text(out / BEST, json.dumps(best, indent=2))  # before the long test runs
         run_tests(out, best, searches, seeds, values)
         records.write_text(out / BEST, json.dumps(best, indent=2))

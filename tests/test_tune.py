@@ -170,6 +170,43 @@ def test_restart_searches_one_model_again_and_keeps_the_others(tmp_path, monkeyp
     }
 
 
+def test_a_worker_goes_on_to_the_next_model_while_another_runs_the_last_trial(
+    tmp_path, monkeypatch
+):
+    out, real = tmp_path / "out", search.prepare_study
+
+    def prepare(s):  # itemknn's default is claimed by a worker elsewhere and still running
+        study = real(s)
+        if s.base.model.name == "itemknn":
+            study.ask()
+        return study
+
+    monkeypatch.setattr(search, "prepare_study", prepare)
+    assert _tune(out, "--models", "itemknn,personal-topk", "--trials", "2") == 0
+    running, done = optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.COMPLETE
+    assert _states(out, "itemknn") == [running, done]  # the worker never waited for trial 0
+    assert _states(out, "personal-topk") == [done, done]
+
+
+def test_timeout_caps_the_time_trials_run_across_invocations(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "4", "--timeout-minutes", "1e-6") == 0
+    best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
+    assert best["trials"] == 1 and best["timeout_minutes"] == 1e-6 and best["wall_seconds"] > 0
+    calls = _count_fits(monkeypatch)  # resumed with the cap used up: no new trial
+    assert _tune(out, "--models", "itemknn", "--trials", "4", "--timeout-minutes", "1e-6") == 0
+    assert len(_states(out, "itemknn")) == 1 and len(calls) == 0
+    assert _tune(out, "--models", "itemknn", "--trials", "4") == 0  # no cap: the budget
+    assert len(_states(out, "itemknn")) == 4
+
+
+def test_wall_time_is_the_union_of_the_trials_running_spans():
+    assert search.union_length([]) == 0
+    assert search.union_length([(0, 10), (5, 15), (20, 25)]) == 20  # overlap counted once
+    assert search.union_length([(2, 3), (0, 10)]) == 10  # nested
+    assert search.union_length([(0, 1), (1, 2)]) == 2
+
+
 def test_deep_model_trials_report_every_epoch(tmp_path):
     out = tmp_path / "out"
     assert _tune(out, "--models", "gru", "--trials", "2", "--epochs", "2", "--emb-dim", "16") == 0
