@@ -8,7 +8,9 @@ with the run's negatives) plus the sampled-to-full estimate: once solving its co
 reading them from a store on disk (as a new process finds them) and with them cached in the
 process (as every later model does; best of two each); the floor (best of two) is counting,
 for every target, the scores at or above it in a precomputed score matrix, with numpy (on a
-CPU about twice as fast as torch's compare and sum). Training: the fastest of `--epochs`
+CPU about twice as fast as torch's compare and sum). Validation as the trainer runs it after
+every epoch (validation users, full ranking, no top list, no negatives) has its own floor, the
+same count over the validation users. Training: the fastest of `--epochs`
 epochs (validation apart) per model and loss; the floor (best of two) is the full softmax,
 forward and backward, over as many target positions as an epoch has, in batches of the same
 size. Best-of timings, because other tenants of a shared machine only ever add time. Ratios to
@@ -52,11 +54,18 @@ def time_evaluation(model, split, n_items, seq_len, negatives, ks, mode: str, st
     return time.perf_counter() - start
 
 
-def counting_floor(model, split, n_items, seq_len, batch_size=512) -> float:
+def time_validation(model, split, n_items, seq_len) -> float:
+    """Seconds of the trainer's per-epoch validation ranking (seqmodels.train._validate)."""
+    start = time.perf_counter()
+    rank_targets(model, split.valid, n_items, seq_len, None, batch_size=1024)
+    return time.perf_counter() - start
+
+
+def counting_floor(model, parts, n_items, seq_len, batch_size=512) -> float:
     """Seconds to count the scores at or above each target's, scores computed untimed."""
     seconds = 0.0
     hits = np.empty((batch_size, n_items + 1), dtype=np.bool_)
-    for part in (split.valid, split.test):
+    for part in parts:
         sequences = torch.from_numpy(last_items(part.inputs, seq_len))
         history = part.inputs.to_csr(n_items + 1)
         for start in range(0, part.n_users, batch_size):
@@ -134,9 +143,15 @@ def main() -> None:
                 )
                 for mode, repeats in (("cold", 1), ("stored", 3), ("cached", 2))
             ]  # the first "stored" pass writes the store
-        floor = min(counting_floor(model, split, data.n_items, args.seq_len) for _ in range(2))
+        both = split.valid, split.test
+        floor = min(counting_floor(model, both, data.n_items, args.seq_len) for _ in range(2))
+        valid = min(time_validation(model, split, data.n_items, args.seq_len) for _ in range(2))
+        valid_floor = min(
+            counting_floor(model, (split.valid,), data.n_items, args.seq_len) for _ in range(2)
+        )
         rows.append([name, *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
         rows[-1] += [f"{t / floor:.2f}" for t in timed]
+        rows[-1] += [f"{valid:.2f}", f"{valid_floor:.2f}", f"{valid / valid_floor:.2f}"]
     users = split.valid.n_users + split.test.n_users
     heads = [
         "model",
@@ -147,6 +162,9 @@ def main() -> None:
         "ratio solved",
         "ratio stored",
         "ratio cached",
+        f"validation s ({split.valid.n_users} users)",
+        "its floor s",
+        "ratio",
     ]
     print(tabulate(rows, heads, tablefmt="github"), "\n")
     print(tabulate(train_rows(args, fit, data), TRAIN_HEADS, tablefmt="github"))
