@@ -217,7 +217,7 @@ def parser() -> OneLineParser:
         "--timeout-minutes",
         type=float,
         default=None,
-        help="per model: no trial starts after T minutes",
+        help="per model: no trial starts once its trials have run T minutes (over every call)",
     )
     return p
 

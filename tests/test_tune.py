@@ -7,7 +7,7 @@ import json
 import optuna
 import pytest
 
-from benchmark import pipeline, records, run, search, tune
+from benchmark import pipeline, records, run, search, tune, tune_status
 from benchmark.models import get_model_class, list_models, model_param_fields
 from protocols import registry
 from protocols.interface import Recommender
@@ -198,6 +198,22 @@ def test_timeout_caps_the_time_trials_run_across_invocations(tmp_path, monkeypat
     assert len(_states(out, "itemknn")) == 1 and len(calls) == 0
     assert _tune(out, "--models", "itemknn", "--trials", "4") == 0  # no cap: the budget
     assert len(_states(out, "itemknn")) == 4
+
+
+def test_status_reads_a_search_in_progress_and_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "pop,itemknn", "--trials", "3") == 0
+    _study(out, "itemknn").ask()  # a trial some worker is running now
+    before = _snapshot(out)
+    rows = {row[0]: row for row in tune_status.status_rows(out)}
+    assert list(rows) == ["pop", "itemknn"]
+    assert rows["itemknn"][1:5] == [3, 0, 1, 0]  # finished, pruned, running, failed
+    best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
+    assert rows["itemknn"][5] == f"{best['valid']:.4f} (trial {best['best_trial']})"
+    assert rows["pop"][1:5] == [1, 0, 0, 0]
+    assert _snapshot(out) == before
+    assert tune_status.main([str(tmp_path / "none")]) == 2
+    assert "no study.journal" in capsys.readouterr().err
 
 
 def test_wall_time_is_the_union_of_the_trials_running_spans():

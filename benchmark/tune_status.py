@@ -1,0 +1,73 @@
+"""Where the searches in a tuning folder stand, read-only (safe while `benchmark.tune` runs).
+
+    python -m benchmark.tune_status results/tuning/ml-1m-r4
+
+Per model: trials finished, pruned, running and failed (failed ones never count), the best
+validation value so far and its trial, the default's value and the wall time its trials ran.
+Validation values only: the test runs come when the whole tuning command finishes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from tabulate import tabulate
+
+from benchmark import search
+from benchmark.cli import OneLineParser, guarded
+from protocols.errors import InputError
+
+State = search.TrialState
+HEADERS = [
+    "model",
+    "finished",
+    "pruned",
+    "running",
+    "failed",
+    "best valid",
+    "default valid",
+    "wall",
+]
+
+
+def status_rows(out: str | Path) -> list[list]:
+    """One row per study in OUT, in the order the studies were created."""
+    if not (Path(out) / search.JOURNAL).exists():
+        raise InputError(f"{out}: no {search.JOURNAL}, so no search has run there")
+    rows = []
+    for summary in search.storage(out).get_all_studies():
+        trials = search.existing_study(out, summary.study_name).get_trials(deepcopy=False)
+        counts = {state: sum(t.state == state for t in trials) for state in State}
+        finished = [t for t in trials if t.state == State.COMPLETE]
+        best = max(finished, key=lambda t: (t.value, -t.number), default=None)
+        default = next((t for t in finished if t.user_attrs.get("default")), None)
+        counted = [t for t in trials if t.state in (*search.COUNTED, State.RUNNING)]
+        minutes = search.active_seconds(counted, time.time()) / 60
+        rows.append(
+            [
+                summary.study_name,
+                counts[State.COMPLETE],
+                counts[State.PRUNED],
+                counts[State.RUNNING],
+                counts[State.FAIL],
+                f"{best.value:.4f} (trial {best.number})" if best else "",
+                f"{default.value:.4f}" if default else "",
+                f"{minutes:.1f} min",
+            ]
+        )
+    return rows
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    p = OneLineParser(prog="python -m benchmark.tune_status", description=__doc__)
+    p.add_argument("out", help="the OUT folder of benchmark.tune")
+    args = p.parse_args(argv)
+    print(tabulate(status_rows(args.out), HEADERS, tablefmt="github", disable_numparse=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
