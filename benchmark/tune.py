@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -288,8 +289,28 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
         values["plugins"],
     )
     for model, group in planned.items():
-        best["models"][model]["test_runs"] = [c.run_id() for c in group]
-        best["models"][model]["default_test_runs"] = [c.run_id() for c in defaults[model]]
+        entry = best["models"][model]
+        entry["test_runs"] = [c.run_id() for c in group]
+        entry["default_test_runs"] = [c.run_id() for c in defaults[model]]
+        same_seed = [c.run_id() for c in group if c.seed == searches[0].seed]
+        entry["refit_valid"] = refit_valid(out, model, same_seed[0], entry) if same_seed else None
+
+
+def refit_valid(out: Path, model: str, run_id: str, entry: dict) -> float:
+    """The validation value of the chosen configuration refitted for test on the search's seed.
+    Equal to the chosen trial's unless training is not deterministic (some GPU kernels): then
+    the model scored on test is not bit for bit the one chosen, and a warning says so."""
+    record = records.read_record(records.record_path(out, run_id))
+    value = search.validation_value(record, entry["metric"])
+    if not math.isclose(value, entry["valid"], rel_tol=1e-9, abs_tol=1e-12):
+        log.warning(
+            "%s: refitted for test, the chosen configuration scores %.6f on validation, "
+            "not the trial's %.6f (training is not deterministic here)",
+            model,
+            value,
+            entry["valid"],
+        )
+    return value
 
 
 def discard(out: Path, models: set[str]) -> None:

@@ -100,6 +100,7 @@ def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
         default = records.read_record(records.record_path(out, default_id))
         assert default.params == dataclasses.asdict(get_model_class(model).Params())
         assert (default_id == run_id) == (entry["valid"] == entry["default_valid"])
+        assert entry["refit_valid"] == entry["valid"]  # the model scored on test is the chosen one
     for suffix in ("md", "tex", "csv"):
         assert "itemknn" in (out / f"tuning.{suffix}").read_text()
     table = (out / "tuning.csv").read_text().splitlines()
@@ -229,7 +230,20 @@ def test_deep_model_trials_report_every_epoch(tmp_path):
     trials = _study(out, "gru").get_trials()
     assert [sorted(t.intermediate_values) for t in trials] == [[1, 2], [1, 2]]
     assert all(t.params.get("emb_dim") is None for t in trials)  # fixed on the command line
-    assert json.loads((out / "best.json").read_text())["models"]["gru"]["fixed"]["epochs"] == 2
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    assert entry["fixed"]["epochs"] == 2
+    assert entry["refit_valid"] == entry["valid"]  # a deep fit on the CPU is reproduced exactly
+
+
+def test_a_refit_that_differs_from_its_trial_is_reported(tmp_path, monkeypatch, caplog):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
+    entry = json.loads((out / "best.json").read_text())["models"]["itemknn"]
+    run_id = entry["test_runs"][0]
+    monkeypatch.setattr(search, "validation_value", lambda record, metric: entry["valid"] / 2)
+    with caplog.at_level("WARNING", logger="benchmark.tune"):
+        assert tune.refit_valid(out, "itemknn", run_id, entry) == entry["valid"] / 2
+    assert "not deterministic" in caplog.text
 
 
 def test_pruning_hook_stops_a_hopeless_trial():
