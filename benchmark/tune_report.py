@@ -1,5 +1,6 @@
 """The tuning table: per model its default and tuned validation value, the default's and the
-tuned configuration's test metrics, best parameters, trials and wall time
+tuned configuration's test metrics, whether tuning changed the test metric significantly (paired
+over test users, Holm-corrected across models), best parameters, trials and wall time
 (OUT/tuning.md/.tex/.csv), generated from best.json and the test runs' records."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from tabulate import tabulate
 
 from benchmark import records
 from benchmark.report import summary
+from benchmark.significance import TEST_NAME, compare_to, holm
 
 TEST_COLUMNS = ("full:NDCG@10", "full:HR@10", "sampled:NDCG@10")
 
@@ -25,12 +27,17 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
         f"tuned valid {metric}",
         f"default test {metric}",
         *(f"tuned test {c}" for c in tests),
+        f"p, tuned vs default test {metric}",
         "best parameters",
         "trials (pruned)",
         "wall time",
     ]
-    rows = [_row(out, model, entry, tests) for model, entry in sorted(best["models"].items())]
-    caption = _caption(best, manifest)
+    p_values = tuning_p_values(out, best, metric)
+    rows = [
+        _row(out, model, entry, tests, p_values.get(model))
+        for model, entry in sorted(best["models"].items())
+    ]
+    caption = _caption(best, manifest) + f" p: {TEST_NAME}; — where the default was chosen."
     markdown = tabulate(rows, headers, tablefmt="github", disable_numparse=True)
     latex = tabulate(rows, headers, tablefmt="latex_booktabs", disable_numparse=True)
     latex = (
@@ -47,7 +54,21 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
     records.write_text(out / "tuning.csv", buffer.getvalue())
 
 
-def _row(out: Path, model: str, entry: dict, tests: tuple[str, ...]) -> list[str]:
+def tuning_p_values(out: Path, best: dict, metric: str) -> dict[str, float]:
+    """Per model whose choice is not its default: the p-value of its tuned against its default
+    test runs on `metric`, users paired, Holm-adjusted across those models."""
+    protocol, name = metric.split(":")
+    raw = {}
+    for model, entry in best["models"].items():
+        tuned = _records(out, entry.get("test_runs", []))
+        default = _records(out, entry.get("default_test_runs", []))
+        if tuned and default and entry["test_runs"] != entry["default_test_runs"]:
+            groups = {"tuned": tuned, "default": default}
+            raw[model] = compare_to(groups, "default", name, protocol, "test")["tuned"]
+    return holm(raw)
+
+
+def _row(out: Path, model: str, entry: dict, tests, p_value: float | None) -> list[str]:
     tuned = _records(out, entry.get("test_runs", []))
     default = _records(out, entry.get("default_test_runs", []))
     cells = [_test_cell(default, tests[0])] + [_test_cell(tuned, column) for column in tests]
@@ -57,6 +78,7 @@ def _row(out: Path, model: str, entry: dict, tests: tuple[str, ...]) -> list[str
         _number(entry["default_valid"]),
         _number(entry["valid"]),
         *cells,
+        "—" if p_value is None else f"{p_value:.3g}",
         params or "(nothing to tune)",
         f"{entry['trials']} ({entry['pruned']})",
         f"{entry['wall_seconds'] / 60:.1f} min",

@@ -1,5 +1,6 @@
 """benchmark.tune: equal-budget searches on validation only, resumable, with the default first."""
 
+import csv
 import dataclasses
 import hashlib
 import json
@@ -103,8 +104,15 @@ def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
         assert entry["refit_valid"] == entry["valid"]  # the model scored on test is the chosen one
     for suffix in ("md", "tex", "csv"):
         assert "itemknn" in (out / f"tuning.{suffix}").read_text()
-    table = (out / "tuning.csv").read_text().splitlines()
-    assert table[0].split(",")[3] == "default test full:NDCG@10"
+    header, *rows = csv.reader((out / "tuning.csv").read_text().splitlines())
+    assert header[3] == "default test full:NDCG@10"
+    column = header.index("p, tuned vs default test full:NDCG@10")
+    for row in rows:  # a p-value where tuning chose another configuration, else a dash
+        entry = best["models"][row[0]]
+        if entry["test_runs"] == entry["default_test_runs"]:
+            assert row[column] == "—"
+        else:
+            assert 0 <= float(row[column]) <= 1
 
 
 def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
