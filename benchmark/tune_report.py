@@ -64,7 +64,9 @@ def tuning_p_values(out: Path, best: dict, metric: str) -> dict[str, float]:
         default = _records(out, entry.get("default_test_runs", []))
         if tuned and default and entry["test_runs"] != entry["default_test_runs"]:
             groups = {"tuned": tuned, "default": default}
-            raw[model] = compare_to(groups, "default", name, protocol, "test")["tuned"]
+            p_value = compare_to(groups, "default", name, protocol, "test").get("tuned")
+            if p_value is not None:  # None: no test user in common
+                raw[model] = p_value
     return holm(raw)
 
 
