@@ -214,11 +214,12 @@ def union_length(spans: list[tuple[float, float]]) -> float:
     return total
 
 
-def wall_seconds(out: str | Path, model: str) -> float:
-    """Wall time during which a counted trial of the model ran (failed and interrupted trials,
-    whose end is unknown, are left out), so a model's figure holds however workers interleave."""
-    trials = existing_study(out, model).get_trials(deepcopy=False, states=COUNTED)
-    return active_seconds(trials, time.time())
+def best_and_default(finished: list[optuna.trial.FrozenTrial]):
+    """(chosen, default) among finished trials: the highest value (the earlier trial on a tie),
+    and the default configuration's trial; None where there is none."""
+    best = max(finished, key=lambda t: (t.value, -t.number), default=None)
+    default = next((t for t in finished if t.user_attrs.get("default")), None)
+    return best, default
 
 
 def run_worker(searches: list[Search], worker: int = 0) -> int:

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import sys
+import time
 from pathlib import Path
 
 from benchmark import records, search
@@ -162,8 +163,7 @@ def summary(s: search.Search) -> dict:
         raise InputError(
             f"{s.base.model.name}: every trial was pruned or failed; nothing to choose"
         )
-    best = max(complete, key=lambda t: (t.value, -t.number))  # ties: the earlier trial
-    default = next((t for t in complete if t.user_attrs.get("default")), None)
+    best, default = search.best_and_default(complete)
     return {
         "params": best.params,
         "fixed": study.user_attrs["fixed"],
@@ -182,7 +182,8 @@ def summary(s: search.Search) -> dict:
         },
         "pruner": search.PRUNER,
         "timeout_minutes": s.timeout_minutes,
-        "wall_seconds": search.wall_seconds(s.out, s.base.model.name),
+        # failed and interrupted trials, whose end is unknown, are left out
+        "wall_seconds": search.active_seconds(complete + pruned, time.time()),
     }
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import optuna
 from tabulate import tabulate
 
 from benchmark import search
@@ -36,13 +37,12 @@ def status_rows(out: str | Path) -> list[list]:
     """One row per study in OUT, in the order the studies were created."""
     if not (Path(out) / search.JOURNAL).exists():
         raise InputError(f"{out}: no {search.JOURNAL}, so no search has run there")
-    rows = []
-    for summary in search.storage(out).get_all_studies():
-        trials = search.existing_study(out, summary.study_name).get_trials(deepcopy=False)
+    rows, store = [], search.storage(out)  # the journal is read once
+    for summary in store.get_all_studies():
+        study = optuna.load_study(study_name=summary.study_name, storage=store)
+        trials = study.get_trials(deepcopy=False)
         counts = {state: sum(t.state == state for t in trials) for state in State}
-        finished = [t for t in trials if t.state == State.COMPLETE]
-        best = max(finished, key=lambda t: (t.value, -t.number), default=None)
-        default = next((t for t in finished if t.user_attrs.get("default")), None)
+        best, default = search.best_and_default([t for t in trials if t.state == State.COMPLETE])
         counted = [t for t in trials if t.state in (*search.COUNTED, State.RUNNING)]
         minutes = search.active_seconds(counted, time.time()) / 60
         rows.append(
