@@ -109,6 +109,11 @@ class RunConfig:
 
         if d.repeats not in REPEATS:
             raise InputError(f"unknown --repeats {d.repeats!r}; known: {', '.join(REPEATS)}")
+        if d.repeats == "keep" and d.targets_per_user > 1:
+            raise InputError(
+                "--repeats keep needs --targets-per-user 1 (several held-out events may repeat "
+                "one item, which would then count as several relevant items)"
+            )
         if p.negative_sampler not in SAMPLERS:
             raise InputError(
                 f"unknown --negative-sampler {p.negative_sampler!r}; known: {', '.join(SAMPLERS)}"

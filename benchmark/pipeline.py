@@ -262,7 +262,10 @@ def _protocol(config: RunConfig, split: Split) -> dict:
             "rule": "per-user standardised scores - alpha * standardised log(1 + train pop)",
         },
         "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
-        "estimated_full": f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior",
+        "estimated_full": (
+            f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior; "
+            "one target per user and uniform negatives only"
+        ),
     }
 
 
@@ -274,7 +277,8 @@ def _excluded_text(config: RunConfig) -> str:
 
 def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> dict:
     """metrics[protocol][split][name]; protocols: sampled, full and estimated_full (the full
-    metrics estimated from the sampled ranks, single-target only)."""
+    metrics estimated from the sampled ranks: single target and uniform negatives only, the
+    sampling the estimator's hypergeometric model assumes)."""
     ks, head = config.protocol.ks, short_head(pop)
     out: dict = {"sampled": {}, "full": {}, "estimated_full": {}}
     for part, ranks in results.items():
@@ -285,7 +289,8 @@ def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> d
         if ranks.sampled is None:
             continue
         out["sampled"][part] = {**metrics.summarise(ranks.sampled, ks), **users}
-        if ranks.sampled.shape[1] == 1 and len(ranks.users):
+        uniform = config.protocol.negative_sampler == "uniform"
+        if uniform and ranks.sampled.shape[1] == 1 and len(ranks.users):
             estimates = estimate_full(
                 ranks.sampled,
                 ranks.full_candidates,

@@ -135,6 +135,7 @@ def prepare_study(search: Search) -> optuna.Study:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         log.warning("%s: trial %d was interrupted; it is run again", model, trial.number)
         study.tell(trial.number, state=TrialState.FAIL)
+        forget_record(search.out, model, trial.number)
     kept = COUNTED + (TrialState.WAITING,)
     if not any(t.user_attrs.get("default") for t in study.get_trials(states=kept)):
         study.enqueue_trial(default_params(model, search.space), user_attrs={"default": True})
@@ -245,6 +246,7 @@ def _run_model(search: Search, worker: int) -> int:
             log.info("%s trial %d pruned", name, trial.number)
         except BaseException:
             study.tell(trial, state=TrialState.FAIL)
+            forget_record(search.out, name, trial.number)
             raise
         else:
             study.tell(trial, value)
@@ -281,6 +283,13 @@ def run_trial(search: Search, trial: optuna.Trial, prepared) -> float:
 
 def trial_path(out: str | Path, model: str, number: int) -> Path:
     return Path(out) / "trials" / f"{model}-{number:04d}.json"
+
+
+def forget_record(out: str | Path, model: str, number: int) -> None:
+    """Remove the record of a trial that failed after writing it (it never counts)."""
+    path = trial_path(out, model, number)
+    for p in (path, records.ranks_path(path)):
+        p.unlink(missing_ok=True)
 
 
 def suggest(trial: optuna.Trial, space: dict[str, Domain]) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from benchmark.cli import (
 )
 from benchmark.config import RunConfig
 from benchmark.executors import execute
+from benchmark.models import code_fingerprint
 from benchmark.tune_report import write_tables
 from benchmark.tuned import BEST, tuned_params, with_tuned
 from protocols.errors import InputError
@@ -75,11 +76,10 @@ def check_out(out: Path, expected: dict, searches: list[search.Search], restart:
     if path.exists():
         try:
             found = json.loads(path.read_text())
-        except ValueError:
-            raise InputError(f"{path} is not valid JSON; use another --out") from None
-        differ = sorted(
-            k for k in expected["config"] if found["config"].get(k) != expected["config"][k]
-        )
+            stored = found["config"]
+            differ = sorted(k for k in expected["config"] if stored.get(k) != expected["config"][k])
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise InputError(f"{path} is not a study manifest; use another --out") from None
         if found.get("metric") != expected["metric"]:
             differ.append("metric")
         if differ:
@@ -92,11 +92,14 @@ def check_out(out: Path, expected: dict, searches: list[search.Search], restart:
         if name in restart:
             continue
         study = search.existing_study(out, name)
-        found = {k: study.user_attrs.get(k) for k in ("fixed", "space")} if study else None
-        if study is not None and found != study_attrs(s):
+        if study is None:
+            continue
+        attrs = study.user_attrs
+        differ = [ATTR_NAMES[k] for k, v in study_attrs(s).items() if attrs.get(k, v) != v]
+        if differ:
             raise InputError(
-                f"{out}: the study of {name} was searched with other fixed parameters or "
-                f"another search space; use another --out or --restart {name}"
+                f"{out}: the study of {name} was searched with another {', '.join(differ)}; "
+                f"use another --out or --restart {name}"
             )
 
 
@@ -109,9 +112,14 @@ def restarted(args: argparse.Namespace, searches: list[search.Search]) -> set[st
     return names
 
 
+ATTR_NAMES = {"fixed": "set of fixed parameters", "space": "search space", "code": "model code"}
+
+
 def study_attrs(s: search.Search) -> dict:
+    """What a study must keep across resumes: fixed parameters, space and the model's code."""
     fixed = json.loads(json.dumps(s.fixed, default=str))
-    return {"fixed": fixed, "space": describe(s.space)}
+    code = code_fingerprint(s.base.model.name)
+    return {"fixed": fixed, "space": describe(s.space), "code": code}
 
 
 def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search]:
@@ -145,11 +153,12 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
 
 def prepare_studies(searches: list[search.Search]) -> None:
     """Create or reopen every study before any worker starts (interrupted trials failed, the
-    default queued); a new study records what it searches, to refuse a different one later."""
+    default queued); a study records what it searches, to refuse a different one later (a
+    study from before the model's code was recorded gets it on its first resume)."""
     for s in searches:
         study = search.prepare_study(s)
-        if not study.user_attrs:
-            for key, value in study_attrs(s).items():
+        for key, value in study_attrs(s).items():
+            if key not in study.user_attrs:
                 study.set_user_attr(key, value)
 
 
@@ -227,6 +236,8 @@ def parser() -> OneLineParser:
 def options(args: argparse.Namespace, early: argparse.Namespace) -> dict:
     """The merged options with the tuning command's defaults (OUT results/tuning, one job)."""
     values = merged(args)
+    if values.get("tuned"):  # from an experiment file: the search starts from the defaults
+        raise InputError("benchmark.tune takes no `tuned` folder; it searches from the defaults")
     values.setdefault("out", "results/tuning")
     values["jobs"] = int(values.get("jobs", 1))
     values["executor"] = values.get("executor") or "local"
@@ -255,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     prepare_all([searches[0].base])  # a bad data set fails here, before OUT is touched
     out.mkdir(parents=True, exist_ok=True)
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
+        check_out(out, expected, searches, restart)  # again: another command may have begun
         if not (out / MANIFEST).exists():
             records.write_text(out / MANIFEST, json.dumps(expected, indent=2))
         discard(out, restart)

@@ -1,7 +1,8 @@
 """Beyond-accuracy figures of the full-ranking top-K lists of all users.
 
-`top` is [U, >= K] item ids, best first; `pop` is training popularity [n_items + 1];
-`head` marks the short head (`protocols.popularity.short_head`).
+`top` is [U, >= K] item ids, best first, -1 in the slots of a user with fewer candidates
+than the list is long (those slots count nowhere); `pop` is training popularity
+[n_items + 1]; `head` marks the short head (`protocols.popularity.short_head`).
 """
 
 from __future__ import annotations
@@ -11,23 +12,33 @@ import numpy as np
 
 def coverage(top: np.ndarray, k: int, n_items: int) -> float:
     """Share of the catalogue that appears in at least one user's top k."""
-    return len(np.unique(top[:, :k])) / n_items
+    t = top[:, :k]
+    return len(np.unique(t[t > 0])) / n_items
 
 
 def long_tail_share(top: np.ndarray, k: int, head: np.ndarray) -> float:
-    """Share of the recommended slots (users x k) filled by items outside the short head."""
-    return float((~head[top[:, :k]]).mean())
+    """Share of the filled recommended slots (users x k) that hold items outside the short head."""
+    t = top[:, :k]
+    filled = t[t > 0]
+    return float((~head[filled]).mean()) if filled.size else 0.0
 
 
 def average_popularity(top: np.ndarray, k: int, pop: np.ndarray) -> float:
-    """ARP@k: mean over users of the mean training popularity of their top-k items."""
-    return float(pop[top[:, :k]].mean(axis=1).mean())
+    """ARP@k: mean over users (with a non-empty list) of the mean training popularity of their
+    top-k items."""
+    t = top[:, :k]
+    filled = t > 0
+    counts = filled.sum(axis=1)
+    sums = np.where(filled, pop[np.maximum(t, 0)], 0).sum(axis=1)
+    users = counts > 0
+    return float((sums[users] / counts[users]).mean()) if users.any() else 0.0
 
 
 def gini(top: np.ndarray, k: int, n_items: int) -> float:
     """Gini index of how often each item is recommended (never-recommended items count as 0):
     0 when every item is recommended equally often, (n - 1) / n when one item takes every slot."""
-    counts = np.sort(np.bincount(top[:, :k].ravel(), minlength=n_items + 1)[1:])  # ascending
+    t = top[:, :k]
+    counts = np.sort(np.bincount(t[t > 0], minlength=n_items + 1)[1:])  # ascending
     total = counts.sum()
     if total == 0:
         return 0.0

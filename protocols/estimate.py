@@ -94,7 +94,10 @@ def cached_correction(
     return credit
 
 
-_SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+# The stored credit depends on this file and on the metric formulas it is fitted to.
+_SOURCE_HASH = hashlib.sha256(
+    Path(__file__).read_bytes() + (Path(__file__).parent / "metrics.py").read_bytes()
+).hexdigest()
 
 
 def _read(path: Path) -> dict[str, np.ndarray] | None:

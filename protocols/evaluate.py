@@ -46,7 +46,7 @@ class Ranks:
     full: np.ndarray  # [U, T] rank among all full-ranking candidates
     sampled: np.ndarray | None  # [U, T] rank among the targets and the sampled negatives
     full_candidates: np.ndarray  # [U] number of candidates under full ranking
-    top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first
+    top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first; -1: empty
     targets: np.ndarray  # [U, T] the held-out items
     history_lengths: np.ndarray  # [U] length of each user's input history
 
@@ -90,7 +90,7 @@ def rank_targets(
         if top_k:
             items, row_maxima = _top_items(scores, excluded, min(top_k, n_items), buffers)
             _refuse_nan(model, row_maxima)
-            tops.append(items.cpu().numpy())
+            tops.append(_unfilled(items.cpu().numpy(), n_items - lengths[rows], exclude_history))
         elif torch.isnan(scores.sum()):  # one cheap pass; only then (NaN, or +inf + -inf)
             _refuse_nan(model, scores)  # is every cell looked at
         full.append(_full_ranks(scores, targets, excluded, buffers))
@@ -195,6 +195,14 @@ def _top_items(scores: torch.Tensor, excluded, k: int, buffers):
         cols = (chunks[:, :, None] * CHUNK + positions[:CHUNK]).flatten(1)  # [B, k x CHUNK]
         values = masked.gather(1, cols)
     return cols.gather(1, _first_k(values, cols, k)), maxima.amax(dim=1)
+
+
+def _unfilled(items: np.ndarray, candidates: np.ndarray, exclude_history: bool) -> np.ndarray:
+    """The top lists with -1 in the slots past a row's number of candidates (a history that
+    covers all but a few items), which would otherwise hold excluded items."""
+    if exclude_history:
+        items[np.arange(items.shape[1]) >= candidates[:, None]] = -1
+    return items
 
 
 def _first_k(values: torch.Tensor, cols: torch.Tensor, k: int) -> torch.Tensor:

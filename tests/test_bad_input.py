@@ -39,6 +39,10 @@ CASES = {
     "bad param value": (["--models", "itemknn", "--param", "neighbours=many"], "cannot read"),
     "bad sampler": (["--negative-sampler", "fancy"], "negative-sampler"),
     "bad split": (["--split", "random"], "invalid choice"),
+    "keep with two targets": (
+        ["--repeats", "keep", "--targets-per-user", "2"],
+        "--repeats keep needs --targets-per-user 1",
+    ),
     "missing registered data": (["--dataset", "ml-100k"], "ml-100k"),
 }
 

@@ -47,3 +47,14 @@ def test_summary_names_and_cut_offs_beyond_the_list_are_skipped():
     assert set(out) == {
         f"{m}@{k}" for m in ("coverage", "long_tail", "ARP", "Gini") for k in (2, 3)
     }
+
+
+def test_empty_slots_count_in_no_figure():
+    # user 1 had two candidates only: its third slot is empty (-1), never padding or an item
+    short = np.array([[1, 2, 3], [4, 5, -1], [2, 1, 3]])
+    assert coverage(short, 3, 6) == pytest.approx(5 / 6)
+    assert long_tail_share(short, 3, HEAD) == pytest.approx(4 / 8)  # of 8 filled slots
+    expected = np.mean([(40 + 30 + 10) / 3, (10 + 5) / 2, (30 + 40 + 10) / 3])
+    assert average_popularity(short, 3, POP) == pytest.approx(expected)
+    # counts 2, 2, 2, 1, 1, 0 sorted 0,1,1,2,2,2: (-5*0 - 3 - 1 + 2 + 6 + 10) / (6 * 8)
+    assert gini(short, 3, 6) == pytest.approx(14 / 48)

@@ -248,9 +248,10 @@ def test_top_lists_skip_excluded_items_and_fit_small_catalogues(setup):
     assert ranks.top_items.shape[1] == data.n_items
     for u, top in enumerate(ranks.top_items):
         seen = set(history[u].indices.tolist())
-        kept = [i for i in top.tolist() if i != 0 and i not in seen]
+        kept = [i for i in top.tolist() if i > 0 and i not in seen]
         assert kept == top[: len(kept)].tolist()  # candidates first, best first
         assert len(kept) == data.n_items - len(seen)
+        assert (top[len(kept) :] == -1).all()  # then empty slots, never an excluded item
 
 
 class RandomScores(Recommender):
@@ -276,10 +277,10 @@ class RandomScores(Recommender):
 
 
 def _expected_top(scores: np.ndarray, excluded: set, k: int) -> list:
-    """The definition: by score, equal scores by the lower id, excluded items (padding
-    included) scoring -inf."""
+    """The definition: by score, equal scores by the lower id; excluded items (padding
+    included) never enter: a row with fewer than k candidates ends in -1 (empty slots)."""
     keys = [(np.inf if j in excluded else -scores[j], j) for j in range(len(scores))]
-    return [j for _, j in sorted(keys)[:k]]
+    return [-1 if j in excluded else j for _, j in sorted(keys)[:k]]
 
 
 @pytest.mark.parametrize("n_items", [50, 6000])  # one chunk; 94 chunks of 64 > k: two stages
@@ -297,7 +298,7 @@ def test_top_lists_order_ties_by_item_id_on_every_path(n_items):
         rank_targets(RandomScores(6000, nan=True), eval_set, 6000, 5, top_k=k)
 
 
-def test_a_row_with_fewer_candidates_than_the_top_list_gets_only_catalogue_items():
+def test_a_row_with_fewer_candidates_than_the_top_list_ends_in_empty_slots():
     n_items, k = 6000, 20
     history = np.arange(1, n_items - 4, dtype=np.int64)  # all but the last 5 items
     inputs = Histories(np.array([0, len(history)]), history, np.zeros_like(history))
@@ -306,6 +307,8 @@ def test_a_row_with_fewer_candidates_than_the_top_list_gets_only_catalogue_items
     top = rank_targets(model, eval_set, n_items, 5, top_k=k).top_items[0]
     scores = model.score(UserBatch(eval_set.users, None, None))[0].numpy()
     assert top.tolist() == _expected_top(scores, {0, *history.tolist()}, k)
+    assert sorted(top[:5].tolist()) == list(range(n_items - 4, n_items + 1))
+    assert (top[5:] == -1).all()
 
 
 def test_order_keys_follow_the_value_then_the_lower_position():

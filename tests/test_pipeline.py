@@ -197,6 +197,13 @@ def test_records_hold_beyond_accuracy_estimates_and_analysis_inputs(tmp_path):
         assert len(ranks["history_lengths.test"]) == len(ranks["users.test"])
 
 
+def test_no_estimate_from_popularity_drawn_negatives(tmp_path):
+    """The estimate's hypergeometric model holds for uniform negatives only."""
+    assert _run(tmp_path, "--models", "pop", "--negative-sampler", "popularity") == 0
+    (rec,) = records.read_records(tmp_path / "out")
+    assert rec.metrics["sampled"]["test"] and rec.metrics["estimated_full"] == {}
+
+
 def test_report_analysis_writes_tables_and_figure(tmp_path, capsys):
     assert _run(tmp_path, "--models", "pop,itemknn") == 0
     assert report.main([str(tmp_path / "out"), "--analysis"]) == 0

@@ -137,8 +137,10 @@ def test_interrupted_search_resumes_to_the_same_total(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _tune(out, "--models", "itemknn", "--trials", "5")
     assert _states(out, "itemknn").count(optuna.trial.TrialState.COMPLETE) == 2
-    # a worker killed outright leaves a running trial behind: it must not count either
-    _study(out, "itemknn").ask()
+    # a worker killed outright leaves a running trial behind, perhaps with its record
+    # written: neither may count
+    killed = _study(out, "itemknn").ask().number
+    search.trial_path(out, "itemknn", killed).write_text("{}")
     calls = _count_fits(monkeypatch)
     assert _tune(out, "--models", "itemknn", "--trials", "5") == 0
     best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
@@ -345,6 +347,63 @@ def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error:")
     assert _snapshot(out) == before
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error:"), err
+    return err
+
+
+def test_a_model_whose_code_changed_is_not_resumed(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
+    before = _snapshot(out)
+    monkeypatch.setattr(tune, "code_fingerprint", lambda name: "seqrec-bench / edited")
+    capsys.readouterr()
+    assert _tune(out, "--models", "itemknn", "--trials", "3") == 2
+    assert "model code" in _one_error_line(capsys) and _snapshot(out) == before
+    assert _tune(out, "--models", "itemknn", "--trials", "2", "--restart", "itemknn") == 0
+    assert _study(out, "itemknn").user_attrs["code"] == "seqrec-bench / edited"
+
+
+def test_a_malformed_manifest_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    for text in ("{}", "[]", '{"config": 3}', "not json"):
+        (out / tune.MANIFEST).write_text(text)
+        capsys.readouterr()
+        assert _tune(out, "--models", "itemknn", "--trials", "2") == 2
+        assert "not a study manifest" in _one_error_line(capsys)
+
+
+def test_a_study_begun_by_another_command_meanwhile_is_refused(tmp_path, monkeypatch, capsys):
+    """The set-up is checked again once the OUT's lock is held: a command that began on
+    another data set while this one was loading its data must not share its studies."""
+    from benchmark import executors
+
+    out, real, began = tmp_path / "out", executors.prepare_all, []
+
+    def prepare_while_another_command_begins(configs):
+        real(configs)
+        if not began:  # the other command, on seed 5, runs to its end
+            began.append(True)
+            assert _tune(out, "--models", "itemknn", "--trials", "2", "--seed", "5") == 0
+
+    monkeypatch.setattr(executors, "prepare_all", prepare_while_another_command_begins)
+    capsys.readouterr()
+    assert _tune(out, "--models", "itemknn", "--trials", "2") == 2
+    assert "different set-up (seed differ)" in _one_error_line(capsys)
+    assert len(_study(out, "itemknn").get_trials()) == 2
+
+
+def test_an_experiment_file_cannot_bring_tuned_parameters(tmp_path, capsys):
+    study = tmp_path / "study.toml"
+    study.write_text(f'tuned = "{tmp_path / "elsewhere"}"\n')
+    capsys.readouterr()
+    assert _tune(tmp_path / "out", "--config", str(study), "--models", "itemknn") == 2
+    assert "no `tuned` folder" in _one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
 
 
 def test_tuned_refuses_a_folder_without_a_readable_best_json(tmp_path, capsys):
