@@ -222,7 +222,7 @@ def _load_registered(spec: DatasetSpec, root: Path, min_rating_hint: float | Non
     if data is None:
         raise InputError(f"{where} is missing: put the complete {spec.name} folder there")
     sep, columns, read_items = FORMATS[spec.parser]
-    frame = parse_interactions(data, where, sep, columns)
+    frame = parse_interactions(data, where, sep, columns, text_ids=False)  # checked below
     expected = spec.partial_rows if ratings_name == spec.partial_file else spec.expected_rows
     if len(frame) != expected:
         raise InputError(
@@ -233,7 +233,7 @@ def _load_registered(spec: DatasetSpec, root: Path, min_rating_hint: float | Non
         raise InputError(f"{where}: user and item ids must be integers; the file is corrupt")
     try:
         items = read_items(files)
-    except (ValueError, IndexError) as error:  # ParserError and UnicodeDecodeError included
+    except (ValueError, IndexError, KeyError) as error:  # ParserError, UnicodeDecodeError too
         reason = " ".join(str(error).split())
         raise InputError(
             f"{spec.name}: the item table next to {where} is malformed ({reason})"

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from benchmark.readers import parse_interactions
+from benchmark.readers import id_values, parse_interactions
 from protocols.errors import InputError
 
 POSITION_CLOCK = "sequence position"
@@ -103,18 +103,10 @@ def _frame(users: list[str], items: list[str], positions, where: str) -> pd.Data
         raise InputError(f"{where} has no data rows")
     frame = pd.DataFrame(
         {
-            "user": _ids(users),
-            "item": _ids(items),
+            "user": id_values(np.asarray(users, dtype=str)),
+            "item": id_values(np.asarray(items, dtype=str)),
             "timestamp": np.asarray(positions, dtype=np.int64),
         }
     )
     frame.attrs["clock"] = POSITION_CLOCK  # no global time: a temporal split is refused
     return frame
-
-
-def _ids(values: list[str]) -> np.ndarray:
-    """Integer ids become int64 (as a csv file's do, exactly, even 17-digit ones); others text."""
-    try:
-        return np.asarray(values, dtype=str).astype(np.int64)
-    except (ValueError, OverflowError):
-        return np.asarray(values, dtype=object)

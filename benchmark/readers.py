@@ -36,21 +36,27 @@ class ItemFiles(Protocol):
 # ----------------------------------------------------------------------------- interactions
 
 
-def parse_interactions(data: bytes, where: str, sep: str, columns: str | None) -> pd.DataFrame:
+def parse_interactions(
+    data: bytes, where: str, sep: str, columns: str | None, text_ids: bool = True
+) -> pd.DataFrame:
     """user, item, timestamp (int64; the row number when the file has none), rating if present.
 
     `columns`: None (a header naming user, item, timestamp, rating), a header mapping
     'user=UserID,item=MovieID,...', or names in order for a file without a header
-    ('user,item,rating,timestamp'; '-' or '_' skips a column).
+    ('user,item,rating,timestamp'; '-' or '_' skips a column). Ids are read as text and kept
+    as given (`id_values`); `text_ids=False` lets pandas parse them, for files whose ids are
+    known to be plain integers (the checksummed MovieLens files: much less memory).
     """
     header, names, rename, required = _layout(columns)
     sep, data = _one_char_separator(sep, data, where)
+    id_columns = [name for name, field in rename.items() if field in ("user", "item")]
     try:
         table = pd.read_csv(
             io.BytesIO(data),
             sep=sep,
             header=0 if header else None,
             names=names,
+            dtype=dict.fromkeys(id_columns, str) if text_ids else None,
             keep_default_na=False,
             na_values=[""],  # only an empty field is missing: 'NA' may be an id
             low_memory=False,  # one type per column, not one per chunk
@@ -200,12 +206,21 @@ def to_clock(column: pd.Series, fail: Callable[[int, str], None]) -> np.ndarray:
 
 
 def _ids(values: pd.Series) -> np.ndarray:
-    """Integer ids stay int64; anything else is kept as the file's text."""
-    if values.dtype.kind in "iu":
+    if values.dtype.kind in "iu":  # parsed by pandas (text_ids=False)
         return values.to_numpy(np.int64)
-    if values.dtype.kind == "f" and bool((np.floor(values) == values).all()):
-        return values.to_numpy(np.int64)
-    return values.astype(str).to_numpy(dtype=object)
+    return id_values(values.astype(str).to_numpy(dtype=str))
+
+
+def id_values(text: np.ndarray) -> np.ndarray:
+    """Ids as given: int64 when every id is written as a plain integer ('7', '-3'), else the
+    text itself, so that '007' and '7', or '1.0' and '1', stay two ids. Surrounding spaces are
+    not part of an id."""
+    text = np.char.strip(text)
+    try:
+        numbers = text.astype(np.int64)
+    except (ValueError, OverflowError):
+        return text.astype(object)
+    return numbers if (numbers.astype(str) == text).all() else text.astype(object)
 
 
 # ----------------------------------------------------------------------------- item tables

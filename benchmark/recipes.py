@@ -12,7 +12,9 @@ source that is re-released, or figures given only roughly) log a warning.
 Every recipe: one event per line of the raw file, in file order; timestamps as the source
 gives them (equal timestamps keep file order); then a k-core on users and items (counting
 events, repeated until stable). `--repeats`, `--min-rating` and further k-core options of a
-run apply after the recipe, and are not part of the check.
+run apply after the recipe, and are not part of the check; the recipe's k-core is applied again
+after them (`to_implicit`), so that what is evaluated is a k-core too (under `--repeats first`
+a user whose five events were one item repeated would otherwise keep one event).
 """
 
 from __future__ import annotations
@@ -113,7 +115,8 @@ RECIPES: dict[str, Recipe] = {
             url="https://www.yelp.com/dataset (JSON download; extract the review file)",
             reader="yelp",
             recipe="s3rec-yelp-2019-5core",
-            steps="reviews dated 2019 only; every review is an interaction (stars kept); "
+            steps="reviews dated 2019-01-01 00:00:00 to 2019-12-31 00:00:00 (S3-Rec's window, "
+            "so 31 December after midnight is out); every review is an interaction (stars kept); "
             "time = review date and time; 5-core users and items",
             # Yelp re-releases its data set, so other releases give other counts: a warning.
             expected=Expected(30_431, 20_033, 316_354, "S3-Rec (Zhou et al., CIKM 2020), "
@@ -161,7 +164,8 @@ def load_recipe(recipe: Recipe, root: Path) -> RawData:
     log.info("%s: reading %s (recipe %s)", recipe.name, path, recipe.recipe)
     frame = k_core(READERS[recipe.reader](path), recipe.min_user, recipe.min_item)
     check(recipe, (frame["user"].nunique(), frame["item"].nunique(), len(frame)), path)
-    return RawData(recipe.name, frame.reset_index(drop=True), None, str(path))
+    frame = frame.reset_index(drop=True)
+    return RawData(recipe.name, frame, None, str(path), recipe.min_user, recipe.min_item)
 
 
 def check(recipe: Recipe, found: tuple[int, int, int], path: Path) -> None:

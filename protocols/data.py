@@ -30,7 +30,7 @@ def to_implicit(
     repeats: str = "first",
 ) -> Interactions:
     """Every event is a watch (or only ratings >= `min_rating`); `repeats` policy; optional
-    k-core (counting the events that remain); histories by time.
+    k-core (counting the events that remain; at least the raw set's own); histories by time.
 
     Equal timestamps keep file order (stable sort), never item-id order: sorting ties by item id
     puts the target in a predictable place and inflates metrics.
@@ -50,7 +50,9 @@ def to_implicit(
         before = len(frame)
         frame = first_events(frame)
         stats["repeats_dropped"] = before - len(frame)
-    frame = k_core(frame, min_user_interactions, min_item_interactions)
+    frame = k_core(  # a recipe's k-core holds for what is evaluated, too
+        frame, max(min_user_interactions, raw.min_user), max(min_item_interactions, raw.min_item)
+    )
     stats["interactions"] = len(frame)
     if len(frame) == 0:
         raise InputError(f"no interactions left in {raw.name} after filtering")

@@ -22,13 +22,16 @@ class RawData:
 
     `frame` has columns user, item, timestamp (int64) and optionally rating, one row per event,
     in file order. `items` (optional) is indexed by the original item id with columns
-    `title` and `genres` (a tuple of strings per item).
+    `title` and `genres` (a tuple of strings per item). `min_user`/`min_item`: the k-core a
+    preprocessing recipe promises, applied again after a run's rating filter and repeats policy.
     """
 
     name: str
     frame: pd.DataFrame
     items: pd.DataFrame | None = None
     source: str = ""
+    min_user: int = 0
+    min_item: int = 0
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,14 @@ def test_verified_zip_is_extracted_then_read(tmp_path: Path, monkeypatch) -> Non
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
 
 
+def test_an_item_table_with_too_few_columns_is_one_error(tmp_path: Path, monkeypatch) -> None:
+    trust(monkeypatch, fake_zip(tmp_path))
+    load_raw("ml-100k", data_dir=tmp_path)  # extracted
+    (tmp_path / "ml-100k" / "u.item").write_text("242\n")  # no title column
+    with pytest.raises(InputError, match="ml-100k: the item table next to .* is malformed"):
+        load_raw("ml-100k", data_dir=tmp_path)
+
+
 def test_zip_is_read_in_place_when_it_cannot_be_extracted(tmp_path: Path, monkeypatch) -> None:
     trust(monkeypatch, fake_zip(tmp_path))
     monkeypatch.setattr(datasets, "_extract", lambda *args: False)

@@ -148,3 +148,21 @@ def test_files_without_a_clock_refuse_the_temporal_split(events, tmp_path):
             make_split(data, "temporal")
         assert make_split(data, "loo").test.n_users == 40
     make_split(to_implicit(load_raw(specs["atomic"])), "temporal")  # timed: allowed
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [
+        ("csv", "user,item,timestamp\n1,007,1\n1,7,2\n2, 8 ,3\n"),
+        ("pairs", "1 007\n1 7\n2 8\n"),
+        ("seq", "1 007 7\n2 8\n"),
+    ],
+)
+def test_ids_are_kept_as_given(tmp_path, kind, text):
+    """'007' and '7' are two items (a leading zero is part of an id); spaces around a field
+    are not; a column of plain integers stays integer."""
+    path = tmp_path / f"f.{kind}"
+    path.write_text(text)
+    frame = load_raw(f"{kind}:{path}").frame
+    assert frame["item"].tolist() == ["007", "7", "8"]
+    assert frame["user"].dtype == np.int64 and frame["user"].tolist() == [1, 1, 2]

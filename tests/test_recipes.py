@@ -132,6 +132,41 @@ def test_strict_mismatch_is_an_error_loose_one_a_warning(tmp_path, monkeypatch, 
     assert "expected 30,431/20,033/316,354" in caplog.text
 
 
+def test_the_recipe_k_core_holds_after_the_repeats_policy(tmp_path):
+    """A user whose 5 check-ins are one place, and a place checked into 5 times by one user,
+    pass the recipe's 5-core on raw events; under --repeats first each has one event left,
+    so the 5-core is applied again and they leave (under keep they stay)."""
+    from protocols.data import to_implicit
+
+    extra = [("u99", "i77", 1_600_000_000 + 60 * k) for k in range(5)]
+    lines = [f"{u[1:]}\t{_iso(t)}\t30.2\t-97.7\t{i[1:]}" for u, i, t in CORE + extra]
+    _gzip(tmp_path / "gowalla" / RECIPES["gowalla"].file, lines)
+    raw = load_raw("gowalla", data_dir=tmp_path)
+    assert len(raw.frame) == 41 and raw.min_user == raw.min_item == 5
+    first = to_implicit(raw, repeats="first")
+    assert (first.n_users, first.n_items, first.stats["interactions"]) == (6, 6, 36)
+    kept = to_implicit(raw, repeats="keep")
+    assert (kept.n_users, kept.n_items, kept.stats["interactions"]) == (7, 7, 41)
+
+
+def test_yelp_window_is_s3rec_s_and_bad_fields_name_their_line(tmp_path):
+    path = tmp_path / "y.json"
+    dates = ["2018-12-31 23:59:59", "2019-01-01 00:00:00", "2019-12-31 00:00:00",
+             "2019-12-31 00:00:01", "2020-01-01 00:00:00"]  # fmt: skip
+    reviews = [{"user_id": "u", "business_id": f"b{n}", "stars": 4.0, "date": d}
+               for n, d in enumerate(dates)]  # fmt: skip
+    path.write_text("\n".join(json.dumps(r) for r in reviews) + "\n")
+    assert recipes.READERS["yelp"](path)["item"].tolist() == ["b1", "b2"]
+    reviews[2]["stars"] = "five"
+    path.write_text("\n\n".join(json.dumps(r) for r in reviews) + "\n")  # blank lines between
+    with pytest.raises(InputError, match=r"y.json: line 5: rating 'five' is not a number"):
+        recipes.READERS["yelp"](path)
+    lastfm = tmp_path / "l.tsv"
+    lastfm.write_text(f"user_1\t{_iso(5)}\t\tA\tm\tS\n\nuser_1\t{_iso(6)}\t\t\tm\tS\n")
+    with pytest.raises(InputError, match=r"l.tsv: line 3: a field is empty"):
+        recipes.READERS["lastfm"](lastfm)
+
+
 def test_missing_file_names_file_source_and_folder(tmp_path):
     with pytest.raises(InputError) as error:
         load_raw("amazon-beauty", data_dir=tmp_path)
