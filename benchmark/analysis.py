@@ -55,7 +55,9 @@ def _length_bin(lo: int, hi: int, last: bool):
 def analyse(labelled_runs: dict[str, list[RunRecord]], split: str = "test"):
     """{"popularity": (columns, rows), "history": (columns, rows)}: rows of Summary cells."""
     data = {label: _per_target(runs, split) for label, runs in labelled_runs.items()}
+    seeds = {label: len(runs) for label, runs in labelled_runs.items()}  # targets repeat per seed
     first = next(iter(data.values()))
+    first_seeds = next(iter(seeds.values()))
     edges = length_edges(first[4])
     pop_buckets = [("head", lambda d: d[3]), ("tail", lambda d: ~d[3])] + [
         (f"Q{b + 1}", lambda d, b=b: d[2] == b) for b in range(N_BANDS)
@@ -66,7 +68,7 @@ def analyse(labelled_runs: dict[str, list[RunRecord]], split: str = "test"):
         len_buckets.append((f"len {lo}-{hi if last else hi - 1}", _length_bin(lo, hi, last)))
     out = {}
     for name, buckets in (("popularity", pop_buckets), ("history", len_buckets)):
-        counts = [int(select(first).sum()) for _, select in buckets]
+        counts = [int(select(first).sum()) // first_seeds for _, select in buckets]  # targets
         columns = tuple(
             f"{metric} {bucket} (n={n})"
             for metric in ("HR@10", "NDCG@10")
@@ -79,7 +81,8 @@ def analyse(labelled_runs: dict[str, list[RunRecord]], split: str = "test"):
                 for _, select in buckets:
                     mask = select(d)
                     n = int(mask.sum())
-                    values.append(Summary(float(d[m][mask].mean()), None, n) if n else None)
+                    cell = Summary(float(d[m][mask].mean()), None, n // seeds[label])
+                    values.append(cell if n else None)
             rows.append((label, tuple(values)))
         out[name] = (columns, rows)
     return out

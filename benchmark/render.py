@@ -39,20 +39,31 @@ class Table:
     caption: str
     groups: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, its column names)
     rows: tuple[tuple[str, tuple[Summary | None, ...]], ...]  # (label, one cell per column)
-    ranked: bool = True  # bold best, underline second (higher is better)
-    marks: dict[str, str] = field(default_factory=dict)  # label -> mark shown after it
+    ranked: bool = True  # bold best, underline second, in accuracy columns (higher is better)
+    # (label, group) -> mark: after the label when the group is "", else after that group's
+    # first cell (a mark that holds for one data set of several)
+    marks: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def columns(self) -> list[tuple[str, str]]:
         return [(g, c) for g, cs in self.groups for c in cs]
 
 
+# Columns whose higher value is better; others (coverage, ARP, Gini, ...) are never bolded:
+# which end is better there is the reader's judgement.
+ACCURACY = ("HR", "Recall", "NDCG", "MRR")
+
+
+def _is_accuracy(column: str) -> bool:
+    return column.split(":")[-1].split("@")[0] in ACCURACY
+
+
 def _places(table: Table) -> list[dict[int, int]]:
     """Per column: {row index: 1 for the best, 2 for the second} (ties share a place)."""
     places = []
-    for c in range(len(table.columns)):
+    for c, (_, column) in enumerate(table.columns):
         means = sorted({round(v.mean, 12) for _, vs in table.rows if (v := vs[c]) is not None})
-        top = means[::-1][:2] if table.ranked else []
+        top = means[::-1][:2] if table.ranked and _is_accuracy(column) else []
         places.append(
             {
                 i: top.index(round(vs[c].mean, 12)) + 1
@@ -69,16 +80,26 @@ def _text(v: Summary | None, pm: str) -> str:
     return f"{v.mean:.4f}" + (f"{pm}{v.std:.4f}" if v.std is not None else "")
 
 
+def _cell_marks(table: Table, label: str) -> list[str]:
+    """The mark after each cell of a row: on the first cell of each marked group."""
+    out, start = [""] * len(table.columns), 0
+    for group, columns in table.groups:
+        if group:
+            out[start] = table.marks.get((label, group), "")
+        start += len(columns)
+    return out
+
+
 def markdown(table: Table) -> str:
     places = _places(table)
     wrap = {1: ("**", "**"), 2: ("<ins>", "</ins>")}
     headers = ["model"] + [f"{g} {c}".strip() for g, c in table.columns]
     body = []
     for i, (label, values) in enumerate(table.rows):
-        line = [label + table.marks.get(label, "")]
-        for c, v in enumerate(values):
+        line = [label + table.marks.get((label, ""), "")]
+        for c, (v, mark) in enumerate(zip(values, _cell_marks(table, label), strict=True)):
             on, off = wrap.get(places[c].get(i, 0), ("", ""))
-            line.append(f"{on}{_text(v, ' ± ')}{off}")
+            line.append(f"{on}{_text(v, ' ± ')}{off}{mark}")
         body.append(line)
     align = ["left"] + ["right"] * len(table.columns)
     text = tabulate(body, headers, tablefmt="github", colalign=align, disable_numparse=True)
@@ -103,10 +124,10 @@ def latex(table: Table) -> str:
     lines.append(" & ".join(["model"] + [escape(c) for _, c in table.columns]) + " \\\\")
     lines.append("\\midrule")
     for i, (label, values) in enumerate(table.rows):
-        cells = [escape(label + table.marks.get(label, ""))]
-        for c, v in enumerate(values):
+        cells = [escape(label + table.marks.get((label, ""), ""))]
+        for c, (v, mark) in enumerate(zip(values, _cell_marks(table, label), strict=True)):
             on, off = wrap.get(places[c].get(i, 0), ("", ""))
-            cells.append(f"{on}{_text(v, LATEX_PM)}{off}")
+            cells.append(f"{on}{_text(v, LATEX_PM)}{off}{escape(mark)}")
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     body = "\n".join(lines)
@@ -147,7 +168,16 @@ def render(table: Table) -> dict[str, str]:
     return {"md": markdown(table), "tex": latex(table), "csv": csv_text(tidy_rows(table), header)}
 
 
+_LATEX = {
+    **{char: "\\" + char for char in "&%$#_{}"},
+    "\\": "\\textbackslash{}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
+    "<": "$<$", ">": "$>$", "±": "$\\pm$",
+}  # fmt: skip
+
+
 def escape(text: str) -> str:
-    for char in "\\&%$#_{}":
-        text = text.replace(char, "\\" + char)
-    return text.replace("±", "$\\pm$").replace("<ins>", "").replace("</ins>", "")
+    """Text for LaTeX's text mode (`<`, `>` and `>=` included: OT1 fonts print them as
+    other glyphs)."""
+    text = text.replace("<ins>", "").replace("</ins>", "")
+    text = "".join(_LATEX.get(char, char) for char in text)
+    return text.replace("$>$=", "$\\geq$").replace("$<$=", "$\\leq$")

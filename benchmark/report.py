@@ -47,7 +47,7 @@ ORDER = (
     "sasrec",
     "bert4rec",
 )
-TIDY_HEADER = ["dataset", "model", "protocol", "split", "metric", "mean", "std", "n",
+TIDY_HEADER = ["setting", "dataset", "model", "protocol", "split", "metric", "mean", "std", "n",
                "p_holm", "significant"]  # fmt: skip
 
 
@@ -99,9 +99,30 @@ def summary(runs: list[RunRecord], column: str, split: str) -> Summary | None:
 
 
 def setting_key(r: RunRecord) -> str:
-    """Runs are comparable when split and sampled protocol agree (data set and seed may differ)."""
+    """Runs are comparable when every data and protocol option agrees but the data set (its
+    name and rating filter, which make the column groups), the seed and α (a row label)."""
     d, p = r.config.data, r.config.protocol
-    return json.dumps([d.split, d.targets_per_user, p.seq_len, p.num_negatives, p.negative_sampler])
+    return json.dumps(
+        [d.repeats, d.min_user_interactions, d.min_item_interactions, d.split,
+         d.temporal_quantile if d.split == "temporal" else None, d.targets_per_user,
+         p.seq_len, p.num_negatives, p.negative_sampler]
+    )  # fmt: skip
+
+
+def setting_text(r: RunRecord) -> str:
+    """The options of `setting_key` in words, for captions and the tidy CSV."""
+    d, p = r.config.data, r.config.protocol
+    parts = [
+        f"{d.split} split"
+        + (f" at quantile {d.temporal_quantile:g}" if d.split == "temporal" else "")
+    ]
+    if d.targets_per_user > 1:
+        parts.append(f"{d.targets_per_user} targets per user")
+    parts.append(f"repeats {d.repeats}")
+    if d.min_user_interactions > 1 or d.min_item_interactions > 1:
+        parts.append(f"k-core users {d.min_user_interactions}, items {d.min_item_interactions}")
+    parts.append(f"input length {p.seq_len}")
+    return ", ".join(parts)
 
 
 def dataset_label(r: RunRecord) -> str:
@@ -138,7 +159,8 @@ def check_code(recs: list[RunRecord]) -> None:
         )
 
 
-def _caption(runs: dict[str, list[RunRecord]], split: str) -> str:
+def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) -> str:
+    """Data sets, setting, protocols and seeds; `spread=False` for tables of pooled means."""
     first = next(iter(runs.values()))[0]
     c = first.config
     sizes = "; ".join(
@@ -148,15 +170,17 @@ def _caption(runs: dict[str, list[RunRecord]], split: str) -> str:
     )
     ns = sorted({len({r.seed for r in rs if label(r) == lab}) for rs in runs.values()
                  for lab in {label(r) for r in rs}})  # fmt: skip
+    n = f"{ns[0]}" if ns == [ns[0]] else f"{ns[0]} to {ns[-1]}"
     seeds = (
-        f"; mean ± sample std (ddof 1) over n = {ns[0]} seeds"
-        if ns == [ns[0]] and ns[0] > 1
-        else "; one seed"
+        "; one seed"
         if ns == [1]
-        else f"; mean ± sample std (ddof 1) over n = {ns[0]} to {ns[-1]} seeds (n per cell in table.csv)"
+        else f"; mean ± sample std (ddof 1) over n = {n} seeds"
+        + ("" if len(ns) == 1 else " (n per cell in table.csv)")
+        if spread
+        else f"; means over n = {n} seeds"
     )
     return (
-        f"{sizes}. {c.data.split} split, {split} set; sampled: {c.protocol.num_negatives} "
+        f"{sizes}. {setting_text(first)}, {split} set; sampled: {c.protocol.num_negatives} "
         f"{c.protocol.negative_sampler} negatives; full: all unseen items; ties count against "
         f"the target{seeds}."
     )
@@ -192,6 +216,7 @@ def build_tables(recs: list[RunRecord], columns, split: str, order=ORDER) -> lis
         caption = _caption(datasets, split)
         labels = list(by_label([r for rs in datasets.values() for r in rs], order))
         tidy, marks, sentences = [], {}, []
+        setting = setting_text(next(iter(datasets.values()))[0])
         cells: dict[str, list] = {lab: [] for lab in labels}
         for name, runs in datasets.items():
             p_values, sentence = significance(runs, split, order)
@@ -201,33 +226,40 @@ def build_tables(recs: list[RunRecord], columns, split: str, order=ORDER) -> lis
                 values = [summary(runs_of.get(lab, []), col, split) for col in columns]
                 cells[lab] += values
                 p = p_values.get(lab)
+                group = name if len(datasets) > 1 else ""
                 if p is not None and p < SIGNIFICANCE[2]:
-                    marks[lab] = "*"
+                    marks[(lab, group)] = "*"  # on the label, or on this data set's first cell
                 for col, v in zip(columns, values, strict=True):
                     if v is not None:
-                        tidy.append(_tidy(name, lab, col, split, v, p))
+                        tidy.append(_tidy(setting, name, lab, col, split, v, p))
         groups = tuple((name if len(datasets) > 1 else "", tuple(columns)) for name in datasets)
-        text = caption + "".join(s for s in sentences if s) + " Best in bold, second underlined."
+        text = (
+            caption
+            + "".join(s for s in sentences if s)
+            + " Best accuracy value in bold, second underlined."
+        )
         rows = tuple((lab, tuple(cells[lab])) for lab in labels)
         out.append(("table", Table(text, groups, rows, marks=marks), tidy))
-        out += _extra_tables(datasets, caption, split, order)
+        out += _extra_tables(datasets, split, order)
     return out
 
 
-def _tidy(dataset, lab, column, split, v: Summary, p) -> dict:
+def _tidy(setting, dataset, lab, column, split, v: Summary, p) -> dict:
     protocol, metric = column.split(":")
     significant = (
         None if p is None or not column == ":".join(SIGNIFICANCE[:2]) else p < SIGNIFICANCE[2]
     )
     return {
-        "dataset": dataset, "model": lab, "protocol": protocol, "split": split, "metric": metric,
+        "setting": setting, "dataset": dataset, "model": lab, "protocol": protocol,
+        "split": split, "metric": metric,
         "mean": v.mean, "std": v.std, "n": v.n,
         "p_holm": p if significant is not None else None, "significant": significant,
     }  # fmt: skip
 
 
-def _extra_tables(datasets: dict, caption: str, split: str, order) -> list[tuple]:
+def _extra_tables(datasets: dict, split: str, order) -> list[tuple]:
     """sampled_vs_full (the gap and its estimate) and beyond_accuracy, same column groups."""
+    caption = _caption(datasets, split)
     gap_cols = tuple(f"{m} {n}" for m in GAP_METRICS for n in
                      ("sampled", "estimated", "full", "sampled-full", "estimated-full"))  # fmt: skip
     labels = list(by_label([r for rs in datasets.values() for r in rs], order))
@@ -242,7 +274,8 @@ def _extra_tables(datasets: dict, caption: str, split: str, order) -> list[tuple
     out = []
     if any(v is not None for vs in gaps.values() for v in vs):
         groups = tuple((name if multi else "", gap_cols) for name in datasets)
-        text = (f"{caption} Sampled metrics, their Krichene-Rendle estimate of the full-ranking "
+        text = (f"{_caption(datasets, split, spread=False)} Sampled metrics, their "
+                "Krichene-Rendle estimate of the full-ranking "
                 "value, and the true full-ranking value (means over seeds)."
                 + _order_agreement(gaps, list(datasets)))  # fmt: skip
         rows = tuple((lab, tuple(gaps[lab])) for lab in labels)
@@ -318,7 +351,8 @@ def _matches(value, wanted: str) -> bool:
 
 
 def read_all(folders: list[Path], only=(), allow_mixed: bool = False) -> list[RunRecord]:
-    recs = select([r for f in folders for r in records.read_records(f)], list(only))
+    found = {r.run_id: r for f in folders for r in records.read_records(f)}  # each run once
+    recs = select(list(found.values()), list(only))
     if not recs:
         where = ", ".join(str(f / "runs") for f in folders)
         raise InputError(f"no run records under {where}" + (" match --only" if only else ""))
@@ -361,7 +395,7 @@ def write_analysis(folders, split: str, only=(), allow_mixed=False, to=None, ord
     groups = [(name, runs) for d in grouped(recs).values() for name, runs in d.items()]
     for i, (name, runs) in enumerate(groups):
         stem = target / ("analysis" if len(groups) == 1 else f"analysis_{i + 1}")
-        caption = _caption({name: runs}, split)
+        caption = _caption({name: runs}, split, spread=False)
         for table_name, table in analysis_tables(by_label(runs, order), split, caption, name, stem):
             for fmt, text in render(table).items():
                 outputs[(f"analysis_{table_name}", fmt)].append(text)

@@ -12,6 +12,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmark import records
+from benchmark.render import escape
 from benchmark.report import summary
 from benchmark.significance import TEST_NAME, compare_to, holm
 
@@ -42,7 +43,7 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
     latex = tabulate(rows, headers, tablefmt="latex_booktabs", disable_numparse=True)
     latex = (
         "% needs \\usepackage{booktabs} and graphicx\n\\begin{table}[t]\n\\centering\n\\caption{"
-        + _escape(caption)
+        + escape(caption)
         + "}\n\\resizebox{\\linewidth}{!}{%\n"
         + latex.replace("±", "$\\pm$")
         + "}\n\\end{table}\n"
@@ -123,9 +124,3 @@ def _number(value: float | None) -> str:
 
 def _short(value) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value)
-
-
-def _escape(text: str) -> str:
-    for char in ("&", "%", "_", "#"):
-        text = text.replace(char, "\\" + char)
-    return text.replace("±", "$\\pm$").replace(">=", "$\\geq$")

@@ -1,6 +1,7 @@
 """End to end: the command line on synthetic data, records, resume, plugins and reports."""
 
 import json
+import re
 import sys
 import textwrap
 
@@ -158,7 +159,9 @@ def test_report_renders_all_formats(tmp_path, capsys):
     tex = (tmp_path / "out" / "table.tex").read_text()
     assert "\\toprule" in tex and "\\textbf{" in tex
     csv_lines = (tmp_path / "out" / "table.csv").read_text().strip().splitlines()
-    assert csv_lines[0] == "dataset,model,protocol,split,metric,mean,std,n,p_holm,significant"
+    assert (
+        csv_lines[0] == "setting,dataset,model,protocol,split,metric,mean,std,n,p_holm,significant"
+    )
     assert len(csv_lines) == 1 + 2 * 6  # two models, six columns, one line per number
 
 
@@ -205,7 +208,7 @@ def test_no_estimate_from_popularity_drawn_negatives(tmp_path):
 
 
 def test_report_analysis_writes_tables_and_figure(tmp_path, capsys):
-    assert _run(tmp_path, "--models", "pop,itemknn") == 0
+    assert _run(tmp_path, "--models", "pop,itemknn", "--seeds", "0,1") == 0
     assert report.main([str(tmp_path / "out"), "--analysis"]) == 0
     out = tmp_path / "out"
     for name in (
@@ -221,6 +224,13 @@ def test_report_analysis_writes_tables_and_figure(tmp_path, capsys):
     row = next(line for line in popularity.splitlines() if line.startswith("| pop "))
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert float(cells[2]) == 0.0 or float(cells[2]) < float(cells[1])
+    # n = test targets (one per user), counted once however many seeds are pooled
+    users = records.read_records(out)[0].metrics["full"]["test"]["users"]
+    head, tail = (
+        int(re.search(rf"HR@10 {b} \(n=(\d+)\)", popularity)[1]) for b in ("head", "tail")
+    )
+    assert head + tail == users
+    assert "means over n = 2 seeds" in popularity and "±" not in popularity
 
 
 def test_report_only_keeps_matching_runs(tmp_path, capsys):

@@ -17,13 +17,22 @@ from protocols.errors import InputError
 
 
 def _record(
-    out, model, full_ranks, seed=0, users=None, code="seqrec-bench 0.1.0 / x", dataset="hand-made"
+    out,
+    model,
+    full_ranks,
+    seed=0,
+    users=None,
+    code="seqrec-bench 0.1.0 / x",
+    dataset="hand-made",
+    **options,
 ):
     users = np.arange(len(full_ranks)) if users is None else users
     ranks = np.asarray(full_ranks)[:, None]
-    config = RunConfig(model=ModelConfig(model, (), (), code), seed=seed).replace(seq_len=10)
+    config = RunConfig(model=ModelConfig(model, (), (), code), seed=seed)
+    config = config.replace(**{"seq_len": 10, **options})
+    setting = "".join(f"-{k}={v}" for k, v in sorted(options.items()))
     record = {
-        "run_id": f"{model}-{seed}",
+        "run_id": f"{dataset}-{model}-{seed}{setting}",  # like a real id: one per set-up
         "model": model,
         "params": {},
         "code": code,
@@ -161,6 +170,51 @@ def test_several_folders_give_data_sets_as_column_groups(tmp_path):
     assert "\\multicolumn{1}{c}{data-a}" in tex and "\\cmidrule" in tex
     rows = list(csv.DictReader((tmp_path / "a" / "table.csv").open()))
     assert {r["dataset"] for r in rows} == {"data-a", "data-b"}
+
+
+def test_a_mark_holds_for_its_own_data_set_only(tmp_path):
+    rng = np.random.default_rng(2)
+    base = rng.integers(3, 40, size=300)
+    better = np.where(rng.random(300) < 0.8, rng.integers(0, 3, size=300), base)
+    for name, gru in (("a", better), ("b", base)):  # gru wins on data-a, ties pop on data-b
+        _record(tmp_path / name, "pop", base, dataset=f"data-{name}")
+        _record(tmp_path / name, "gru", gru, dataset=f"data-{name}")
+    text = report.write_tables([tmp_path / "a", tmp_path / "b"], ("full:NDCG@10",), "test")
+    row = next(line for line in text.splitlines() if line.startswith("| gru"))  # main table
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    assert cells[0] == "gru" and cells[1].endswith("***")  # bold, then the mark
+    assert cells[2].endswith("**") and not cells[2].endswith("***")
+    tex = (tmp_path / "a" / "table.tex").read_text()
+    assert "gru & \\textbf{" in tex and "}* & " in tex
+
+
+def test_runs_of_other_options_are_never_pooled_and_a_run_counts_once(tmp_path):
+    ranks = np.arange(100) % 30
+    _record(tmp_path, "pop", ranks)
+    _record(tmp_path, "pop", ranks + 5, repeats="keep")
+    _record(tmp_path, "pop", ranks + 9, seq_len=20)
+    report.write_tables([tmp_path, tmp_path], ("full:HR@10",), "test")
+    text = (tmp_path / "table.md").read_text()
+    assert text.count("| pop ") == 3 and "±" not in text  # three tables of one run each
+    for words in ("repeats first, input length 10", "repeats keep", "input length 20"):
+        assert words in text
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    assert len({r["setting"] for r in rows}) == 3 and {r["n"] for r in rows} == {"1"}
+
+
+def test_only_accuracy_columns_are_ranked(hand_made_runs):
+    report.write_tables(hand_made_runs, ("full:ARP@10", "full:HR@10"), "test")
+    md = (hand_made_runs / "table.md").read_text()
+    rows = [line.split("|")[2:4] for line in md.splitlines() if line.startswith("| ")][1:]
+    assert not any("**" in arp or "<ins>" in arp for arp, _ in rows)
+    assert any("**" in hr for _, hr in rows)
+
+
+def test_latex_escapes_comparisons_and_backslashes():
+    from benchmark.render import escape
+
+    assert escape("r>=4, p < 0.05, a_b") == "r$\\geq$4, p $<$ 0.05, a\\_b"
+    assert escape("a\\b") == "a\\textbackslash{}b"
 
 
 def test_mixed_code_is_refused_unless_allowed(tmp_path):
