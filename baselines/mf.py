@@ -73,7 +73,9 @@ class ALS(_ImplicitMF):
         """L2 weight, added unscaled to every user's and item's normal equations; 10 was best on
         MovieLens validation (0.01-1 score alike). Too strong for tiny data: factors shrink to 0."""
         alpha: float = 2.0
-        """Confidence of an observed interaction: c = 1 + alpha (unobserved: c = 1)."""
+        """Confidence of an observed interaction as `implicit` defines it: c = alpha
+        (unobserved: c = 1). Hu et al.'s c = 1 + a is alpha = 1 + a; below 1 an observed cell
+        weighs less than an unobserved one."""
         iterations: int = 15
         """Alternating sweeps over users and items."""
         num_threads: int = 0
@@ -93,7 +95,7 @@ class ALS(_ImplicitMF):
         return AlternatingLeastSquares
 
     def _model_arguments(self) -> dict[str, Any]:
-        # implicit scales an entry to alpha * value and uses confidence 1 + that value.
+        # implicit scales an entry to alpha * value and uses that product as its confidence.
         return dataclasses.asdict(self.params)
 
     def _user_factors(self, batch: UserBatch) -> np.ndarray:

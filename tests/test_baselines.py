@@ -130,6 +130,20 @@ def test_als_uses_the_history_given_at_scoring_time() -> None:
     assert not torch.allclose(before, after)
 
 
+@pytest.mark.parametrize("alpha", [0.25, 2.0])
+def test_als_confidence_of_an_observed_item_is_alpha(alpha: float) -> None:
+    """implicit's convention, as documented: a fold-in user vector solves
+    (YᵀY + Σ_obs (c - 1) y yᵀ + λI) x = Σ_obs c y with c = alpha."""
+    model = fitted("mf-als", factors=4, regularization=0.1, alpha=alpha)
+    history = [1, 2, 3]
+    x = model._user_factors(make_batch([1], [history]))[0]
+    y = np.asarray(model.model_.item_factors, dtype=np.float64)  # [n_items + 1, d]
+    a = y.T @ y + 0.1 * np.eye(y.shape[1])
+    a += (alpha - 1) * y[history].T @ y[history]
+    expected = np.linalg.solve(a, alpha * y[history].sum(axis=0))
+    np.testing.assert_allclose(x, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_itemknn_shrinkage_lowers_similarities_resting_on_few_users() -> None:
     from baselines.itemknn import cosine_neighbours
 
