@@ -7,7 +7,8 @@ M positions that have a target and `positives` [M] their next items. `net.item_s
 way and selects it with `--loss NAME`.
 
 - ce: softmax cross-entropy over every item.
-- bce: one logistic loss per positive and per each of `neg_ratio` uniform negatives.
+- bce: per position, the positive's logistic loss plus the mean of its `neg_ratio` uniform
+  negatives' (so more negatives lower the noise of the negative term, not its weight).
 - sampled-ce: softmax over the positive and `negatives` items shared by the whole batch,
   drawn with replacement from q (uniform or popularity); each negative's logit is corrected
   by - log(K q(j)), so that sum_j exp(s_j) / (K q(j)) over the sample estimates, without
@@ -105,7 +106,8 @@ class SampledBCE:
 
 @register_loss("gbce")
 class GeneralisedBCE(SampledBCE):
-    """gSASRec's gBCE: the positive's log-probability weighted by beta (t = 0: plain BCE)."""
+    """gSASRec's gBCE: the positive's log-probability weighted by beta; the negatives' losses
+    are summed, so at t = 0 (beta = 1) it is `bce` only for neg_ratio = 1 (up to the 1/2)."""
 
     def __init__(self, params, n_items: int, popularity: np.ndarray) -> None:
         super().__init__(params, n_items, popularity)

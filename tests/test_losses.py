@@ -116,6 +116,23 @@ def test_logq_corrected_sample_estimates_the_full_partition_function(sampler):
         assert abs(float(uncorrected / truth) - 1) > 0.5
 
 
+def test_bce_averages_its_negatives_and_gbce_sums_them():
+    """As documented: k copies of one negative weigh like that negative once in `bce`, k times
+    in `gbce`; at t = 0 and k = 1 gbce is half of bce."""
+    pos, neg = torch.tensor([0.3, -1.2]), torch.tensor([[0.5], [2.0]])
+
+    def loss_with(name, k, t=0.0):
+        params = dataclasses.replace(TrainParams(), neg_ratio=k, gbce_t=t)
+        loss = create_loss(name, params, 100, np.ones(101))
+        loss.logits = lambda net, states, positives: (pos, neg.expand(-1, k))
+        return float(loss(None, None, None))
+
+    assert loss_with("bce", 4) == pytest.approx(loss_with("bce", 1))
+    assert loss_with("gbce", 1) == pytest.approx(loss_with("bce", 1) / 2)
+    sums = (F.softplus(-pos) + 4 * F.softplus(neg[:, 0])).mean() / 5
+    assert loss_with("gbce", 4) == pytest.approx(float(sums))
+
+
 def test_sampled_softmax_with_the_whole_catalogue_once_is_the_full_softmax():
     # hand-computed case: q uniform and K = n draws; E[count] = 1 for each item, so with a
     # sample holding every item once the corrected logits are the full logits exactly
