@@ -182,7 +182,8 @@ def write_outputs(out: Path, param: str, recs: list[RunRecord]) -> str:
     c = recs[0].config
     caption = (
         f"Ablation of {param} on {describe(recs, param)}; {c.data.split} split, "
-        f"test set; full = all unseen items, sampled = {c.protocol.num_negatives} "
+        f"test set; full = every item{'' if c.data.repeats == 'keep' else ' but the input history'}, "
+        f"sampled = {c.protocol.num_negatives} "
         f"{c.protocol.negative_sampler} negatives, estimated_full = Krichene-Rendle "
         f"estimate from the sampled ranks (uniform negatives only); "
         + (f"mean ± sample std over {n_seeds} seeds." if n_seeds > 1 else "one seed.")

@@ -170,18 +170,18 @@ def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) 
     )
     ns = sorted({len({r.seed for r in rs if label(r) == lab}) for rs in runs.values()
                  for lab in {label(r) for r in rs}})  # fmt: skip
-    n = f"{ns[0]}" if ns == [ns[0]] else f"{ns[0]} to {ns[-1]}"
-    seeds = (
-        "; one seed"
-        if ns == [1]
-        else f"; mean ± sample std (ddof 1) over n = {n} seeds"
-        + ("" if len(ns) == 1 else " (n per cell in table.csv)")
-        if spread
-        else f"; means over n = {n} seeds"
-    )
+    n = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
+    if ns == [1]:
+        seeds = "; one seed"
+    elif not spread:
+        seeds = f"; means over n = {n} seeds"
+    else:
+        per_cell = "" if len(ns) == 1 else " (n per cell in table.csv)"
+        seeds = f"; mean ± sample std (ddof 1) over n = {n} seeds{per_cell}"
+    full = "every item" if c.data.repeats == "keep" else "every item but the input history"
     return (
         f"{sizes}. {setting_text(first)}, {split} set; sampled: {c.protocol.num_negatives} "
-        f"{c.protocol.negative_sampler} negatives; full: all unseen items; ties count against "
+        f"{c.protocol.negative_sampler} negatives; full: {full}; ties count against "
         f"the target{seeds}."
     )
 
