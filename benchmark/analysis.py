@@ -56,8 +56,8 @@ def analyse(labelled_runs: dict[str, list[RunRecord]], split: str = "test"):
     """{"popularity": (columns, rows), "history": (columns, rows)}: rows of Summary cells."""
     data = {label: _per_target(runs, split) for label, runs in labelled_runs.items()}
     seeds = {label: len(runs) for label, runs in labelled_runs.items()}  # targets repeat per seed
-    first = next(iter(data.values()))
-    first_seeds = next(iter(seeds.values()))
+    first_label = next(iter(data))
+    first, first_seeds = data[first_label], seeds[first_label]
     edges = length_edges(first[4])
     pop_buckets = [("head", lambda d: d[3]), ("tail", lambda d: ~d[3])] + [
         (f"Q{b + 1}", lambda d, b=b: d[2] == b) for b in range(N_BANDS)

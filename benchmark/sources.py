@@ -70,7 +70,8 @@ def read_yelp(path: Path, window: tuple[str, str] = YELP_WINDOW) -> pd.DataFrame
 
     def rows() -> Iterator[Row]:
         for number, text in _lines(path):
-            if any(m in text.replace(" ", "") for m in markers):
+            compact = text.replace(" ", "")
+            if any(m in compact for m in markers):
                 row = _fields(_json(text, path, number), fields, path, number)
                 if first <= str(row[2]) <= last:
                     yield (number, *row)
