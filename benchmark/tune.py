@@ -37,7 +37,6 @@ from benchmark.cli import (
 )
 from benchmark.config import RunConfig
 from benchmark.executors import execute
-from benchmark.models import code_fingerprint
 from benchmark.tune_report import write_tables
 from benchmark.tuned import BEST, tuned_params, with_tuned
 from protocols.errors import InputError
@@ -118,8 +117,7 @@ ATTR_NAMES = {"fixed": "set of fixed parameters", "space": "search space", "code
 def study_attrs(s: search.Search) -> dict:
     """What a study must keep across resumes: fixed parameters, space and the model's code."""
     fixed = json.loads(json.dumps(s.fixed, default=str))
-    code = code_fingerprint(s.base.model.name)
-    return {"fixed": fixed, "space": describe(s.space), "code": code}
+    return {"fixed": fixed, "space": describe(s.space), "code": s.base.model.code}
 
 
 def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search]:

@@ -8,7 +8,7 @@ import json
 import optuna
 import pytest
 
-from benchmark import pipeline, records, run, search, tune, tune_status
+from benchmark import models, pipeline, records, run, search, tune, tune_status
 from benchmark.models import get_model_class, list_models, model_param_fields
 from protocols import registry
 from protocols.interface import Recommender
@@ -359,7 +359,7 @@ def test_a_model_whose_code_changed_is_not_resumed(tmp_path, monkeypatch, capsys
     out = tmp_path / "out"
     assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
     before = _snapshot(out)
-    monkeypatch.setattr(tune, "code_fingerprint", lambda name: "seqrec-bench / edited")
+    monkeypatch.setattr(models, "code_fingerprint", lambda name: "seqrec-bench / edited")
     capsys.readouterr()
     assert _tune(out, "--models", "itemknn", "--trials", "3") == 2
     assert "model code" in _one_error_line(capsys) and _snapshot(out) == before
