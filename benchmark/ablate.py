@@ -66,6 +66,10 @@ def applies(param: str, model: str) -> bool:
         return True  # a penalty on the scores: every model
     if param == "seq_len":
         return get_model_class(model).uses_seq_len
+    if param == "neg_ratio":  # trained with bce: a model whose own losses exclude it is not
+        usable = getattr(get_model_class(model), "losses", None)
+        if usable is not None and "bce" not in usable:
+            return False
     return model_field(param, model) is not None
 
 
@@ -277,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         if values.get("loss") not in (None, "bce"):
             raise InputError("neg_ratio only changes the bce loss; drop --loss or use --loss bce")
         if values.get("loss") is None:
-            log.info("neg_ratio ablation: training with --loss bce (ce uses no sampled negatives)")
             values["param_pairs"].append("loss=bce")
     grid = parse_values(args.ablated, args.values)
     if values.get("models", "all") == "all":
@@ -286,8 +289,16 @@ def main(argv: list[str] | None = None) -> int:
         values["models"] = [m for m in list_models() if applies(args.ablated, m)]
     bases = configs_from_values(values)
     for base in bases:
-        if not applies(args.ablated, base.model.name):
-            raise InputError(f"--param {args.ablated} does not change model {base.model.name!r}")
+        name = base.model.name
+        if not applies(args.ablated, name):
+            why = (
+                " (it cannot train with bce, this ablation's loss)"
+                if model_field(args.ablated, name)
+                else ""
+            )
+            raise InputError(f"--param {args.ablated} does not change model {name!r}{why}")
+    if args.ablated == "neg_ratio" and values.get("loss") is None:
+        log.info("neg_ratio ablation: training with --loss bce (ce uses no sampled negatives)")
     configs = grid_configs(args.ablated, grid, bases)
     out = Path(values["out"]) if values.get("out") else default_out(values, args.ablated)
     plugins = plugin_list(values, early)

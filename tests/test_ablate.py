@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from benchmark import ablate, records, report, run
+from benchmark.models import list_models
 from protocols import registry
 
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=5"
@@ -157,6 +158,13 @@ def test_ray_executor_runs_a_tiny_grid(tmp_path):
     assert len(records.read_records(tmp_path / "ray")) == 2
 
 
+def test_default_models_of_an_ablation_can_all_train_as_it_trains():
+    """The neg_ratio grid trains with bce: a model limited to other losses is not in it."""
+    names = [m for m in list_models() if ablate.applies("neg_ratio", m)]
+    assert {"gru", "sasrec"} <= set(names) and "bert4rec" not in names
+    assert not ablate.applies("neg_ratio", "pop") and ablate.applies("seq_len", "bert4rec")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "extra, message",
@@ -164,6 +172,7 @@ def test_ray_executor_runs_a_tiny_grid(tmp_path):
         (["--param", "seq_len", "--values", "a,b"], "--values"),
         (["--param", "neg_ratio", "--loss", "ce"], "bce"),
         (["--param", "seq_len", "--models", "pop"], "does not change"),
+        (["--param", "neg_ratio", "--models", "bert4rec"], "does not change"),
         (["--param", "alpha", "--values", "-1"], "--alpha"),
         (["--param", "depth"], "invalid choice"),
     ],
