@@ -9,11 +9,14 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmark import datasets
 from benchmark.datasets import DATASETS, data_root, dataset_names, load_raw
+from protocols.data import to_implicit
 from protocols.errors import InputError
+from protocols.types import RawData
 
 REAL_DATA = Path(os.environ.get("SEQREC_DATA") or "/work/shared/datasets")
 
@@ -288,3 +291,33 @@ def test_real_ml1m_partial() -> None:
     if not (REAL_DATA / "ml-1m" / "ratings.dat").is_file():
         with pytest.raises(InputError, match="--min-rating 4"):
             load_raw("ml-1m", data_dir=REAL_DATA)
+
+
+def _events(rows) -> RawData:
+    frame = pd.DataFrame(rows, columns=["user", "item", "timestamp", "rating"])
+    return RawData(name="hand-made", frame=frame)
+
+
+def _pairs(data) -> set[tuple[str, str]]:
+    h = data.histories
+    return {
+        (str(data.user_ids[u]), str(data.item_ids[i]))
+        for u in range(data.n_users)
+        for i in h.items[h.indptr[u] : h.indptr[u + 1]]
+    }
+
+
+def test_min_rating_keeps_ratings_equal_to_the_threshold():
+    raw = _events([("u", "a", 1, 4.0), ("u", "b", 2, 3.5), ("u", "c", 3, 5.0), ("v", "a", 4, 3.9)])
+    assert _pairs(to_implicit(raw, min_rating=4)) == {("u", "a"), ("u", "c")}
+    assert to_implicit(raw, min_rating=4).stats["after_min_rating"] == 2
+
+
+def test_k_core_repeats_until_every_user_and_item_meets_it():
+    """Dropping item w leaves user C with one event; dropping C leaves item z with one user,
+    then B with one event: a single pass would keep C, z and B."""
+    core = [("P", "a"), ("P", "b"), ("Q", "a"), ("Q", "b")]
+    chain = [("C", "z"), ("C", "w"), ("B", "z"), ("B", "a")]
+    raw = _events([(u, i, t, 5.0) for t, (u, i) in enumerate(core + chain)])
+    data = to_implicit(raw, min_user_interactions=2, min_item_interactions=2)
+    assert _pairs(data) == set(core)

@@ -1,16 +1,21 @@
 """Negative sampling: a sample of each part's full-ranking candidates minus its targets;
 exact counts, deterministic, unbiased."""
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from conftest import interactions, random_interactions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocols.data import to_implicit
 from protocols.errors import InputError
 from protocols.negatives import draw_candidates, item_weights, sample_negatives
-from protocols.split import leave_one_out, temporal
+from protocols.split import leave_one_out, make_split, temporal
+from protocols.types import EvalSet, RawData
 
 
 @settings(max_examples=30, deadline=None)
@@ -44,6 +49,80 @@ def test_negatives_are_full_ranking_candidates_minus_targets(
             assert (weights[drawn] > 0).all()
         others = [u for u in range(data.n_users) if u not in evaluated]
         assert not negatives[part][others].any()  # rows of users the part does not evaluate
+
+
+def _equal_length_world(repeats: str):
+    """8 users, each with 6 distinct items at times 1..6, then their first item again at time 7:
+    every user has the same number of events (6 under `first`, 7 under `keep`), so the users
+    of a split part all have the same number C of full-ranking candidates."""
+    rng = np.random.default_rng(0)
+    events = []
+    for user in range(8):
+        items = rng.choice(np.arange(1, 13), size=6, replace=False).tolist()
+        events += [(user, item, time) for time, item in enumerate(items + items[:1], start=1)]
+    frame = pd.DataFrame(events, columns=["user", "item", "timestamp"])
+    return to_implicit(RawData("equal lengths", frame), repeats=repeats)
+
+
+def _pool(data, eval_set, row, exclude_history):
+    """The part's full-ranking candidates minus its targets, by the definition in PROTOCOL.md."""
+    history = set(eval_set.inputs.row(row).tolist()) if exclude_history else set()
+    return set(range(1, data.n_items + 1)) - history - set(eval_set.targets[row].tolist())
+
+
+def _only(split, part):
+    """The split with `part` alone evaluated (the other part has no users)."""
+    kept = getattr(split, part)
+    nobody = EvalSet(kept.users[:0], kept.inputs.take(kept.users[:0]), kept.targets[:0])
+    return dataclasses.replace(split, **{"test" if part == "valid" else "valid": nobody})
+
+
+@pytest.mark.parametrize("split_name", ["loo", "temporal"])
+@pytest.mark.parametrize("repeats", ["first", "keep"])
+def test_drawing_the_whole_pool_gives_exactly_the_candidates_minus_targets(repeats, split_name):
+    """With n = C - 1 every candidate but the targets is drawn: nothing more is excluded."""
+    data = _equal_length_world(repeats)
+    split = make_split(data, split_name, quantile=0.6)
+    exclude_history = repeats == "first"
+    for part in ("valid", "test"):
+        eval_set = getattr(split, part)
+        assert eval_set.n_users > 0
+        pools = [_pool(data, eval_set, row, exclude_history) for row in range(eval_set.n_users)]
+        n = len(pools[0])
+        assert all(len(pool) == n for pool in pools)  # one n is the whole pool of every user
+        negatives = draw_candidates(data, _only(split, part), n, "uniform", 0, exclude_history)
+        for row, user in enumerate(eval_set.users):
+            drawn = negatives[part][user].tolist()
+            assert len(drawn) == n and set(drawn) == pools[row]
+            # events after the part's targets (the later test item, the dropped events) are
+            # ordinary candidates
+            events = data.histories.row(user).tolist()
+            later = set(events[len(eval_set.inputs.row(row)) + eval_set.targets.shape[1] :])
+            assert later - set(eval_set.targets[row].tolist()) <= set(drawn)
+
+
+@pytest.mark.parametrize("repeats", ["first", "keep"])
+def test_leave_one_out_validation_negatives_include_the_later_test_item(repeats):
+    """The test item comes after the validation target: a validation candidate, and drawn."""
+    data = _equal_length_world(repeats)
+    split = leave_one_out(data)
+    exclude_history = repeats == "first"
+    n = len(_pool(data, split.test, 0, exclude_history))  # the test pool, all of it
+    negatives = draw_candidates(data, split, n, "uniform", 0, exclude_history)
+    assert np.array_equal(split.valid.users, split.test.users)
+    found = 0
+    for row, user in enumerate(split.valid.users):
+        test_item = int(split.test.targets[row, 0])
+        valid_pool = _pool(data, split.valid, row, exclude_history)
+        test_pool = _pool(data, split.test, row, exclude_history)
+        assert test_item in valid_pool
+        assert set(negatives["test"][user].tolist()) == test_pool
+        valid_drawn = set(negatives["valid"][user].tolist())
+        assert valid_drawn <= valid_pool
+        found += test_item in valid_drawn
+    # `keep`: the validation pool is as large as the test pool, so all of it is drawn; `first`:
+    # it holds one more item (the test item), so each user misses one candidate at random
+    assert found == split.valid.n_users if repeats == "keep" else found >= split.valid.n_users // 2
 
 
 def test_items_after_the_test_target_may_be_negatives():

@@ -4,14 +4,17 @@ import json
 import re
 import sys
 import textwrap
+from typing import ClassVar
 
 import numpy as np
 import pytest
+import torch
 
 from benchmark import records, report, run
 from benchmark.api import build_config, run_configs
-from benchmark.pipeline import prepare
+from benchmark.pipeline import load_data, prepare
 from protocols import registry
+from protocols.interface import Recommender
 
 SYNTH = "synthetic:n_users=200,n_items=120,n_clusters=8,mean_length=20,seed=3"
 
@@ -87,12 +90,63 @@ def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
     assert not np.array_equal(other_seed["test"], first["test"])
 
 
-def test_same_seed_same_metrics(tmp_path):
-    assert _run(tmp_path, "--models", "itemknn") == 0
-    assert _run(tmp_path, "--models", "itemknn", "--out", str(tmp_path / "again")) == 0
-    a = records.read_records(tmp_path / "out")[0].metrics
-    b = records.read_records(tmp_path / "again")[0].metrics
-    assert a == b
+def test_same_seed_same_metrics(tmp_path, monkeypatch):
+    """Negatives drawn afresh (nothing stored to reuse) give the same metrics for the same
+    seed and other sampled metrics for another seed."""
+
+    def metrics(out, seed):
+        argv = ["--models", "itemknn", "--seed", seed, "--out", str(tmp_path / out)]
+        assert _run(tmp_path, *argv) == 0
+        return records.read_records(tmp_path / out)[0].metrics
+
+    first = metrics("first", "0")
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh"))  # the negatives are drawn again
+    assert metrics("again", "0") == first
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh-other-seed"))
+    other = metrics("other", "1")
+    assert other["full"] == first["full"]  # itemknn ignores the seed: the same model and ranks
+    assert other["sampled"] != first["sampled"]  # the negatives follow the seed
+
+
+class _FitSpy(Recommender):
+    """Keeps every FitData it is fitted on; scores all items alike."""
+
+    seen: ClassVar[list] = []
+
+    def fit(self, data):
+        type(self).seen.append(data)
+        self.n_items_ = data.n_items
+        return self
+
+    def score(self, batch):
+        return torch.zeros(len(batch), self.n_items_ + 1)
+
+
+def test_a_model_learns_from_the_training_part_only(tmp_path, monkeypatch):
+    """Under leave-one-out FitData.train is each history without its last two events (the
+    validation and test targets), and the stored item popularity counts those events only."""
+    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    registry.register_model("fit-spy")(_FitSpy)
+    monkeypatch.setattr(_FitSpy, "seen", [])
+    assert _run(tmp_path, "--models", "fit-spy", "--split", "loo") == 0
+    (seen,) = _FitSpy.seen
+    (rec,) = records.read_records(tmp_path / "out")
+    data, split, _ = load_data(rec.config.data)
+    full, users = data.histories, np.arange(data.n_users)
+    held_out = np.where(full.lengths >= 3, 2, 0)  # shorter histories only train
+    expected = full.prefixes(users, full.lengths - held_out)
+    assert held_out.sum() == 2 * split.test.n_users > 0  # the full data is longer than train
+    assert (seen.n_users, seen.n_items) == (data.n_users, data.n_items)
+    for field in ("indptr", "items", "timestamps"):
+        assert np.array_equal(getattr(seen.train, field), getattr(expected, field)), field
+        assert np.array_equal(getattr(seen.train, field), getattr(split.train, field)), field
+    for part in (split.valid, split.test):  # --repeats first: an item occurs once per user
+        for user, targets in zip(part.users, part.targets, strict=True):
+            assert not np.isin(targets, seen.train.row(user)).any(), user
+    pop = records.read_ranks(records.record_path(tmp_path / "out", rec.run_id))["item_popularity"]
+    counts = np.bincount(expected.items, minlength=data.n_items + 1)
+    assert pop[0] == 0 and np.array_equal(pop, counts)
+    assert not np.array_equal(pop, np.bincount(full.items, minlength=data.n_items + 1))
 
 
 def test_param_reaches_the_model_and_changes_the_run_id(tmp_path):

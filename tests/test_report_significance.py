@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import wilcoxon
 
 from benchmark import records, report
 from benchmark.config import ModelConfig, RunConfig
@@ -63,6 +64,27 @@ def test_holm_adjusts_in_order_and_stays_monotone():
 def test_identical_samples_give_p_one():
     x = np.random.default_rng(0).random(50)
     assert paired_p_value(x, x.copy()) == 1.0
+
+
+def test_users_are_paired_by_id_not_by_position(tmp_path):
+    """gru's ranks come for a shuffled subset of pop's users: the p-value is the Wilcoxon test
+    over the users both have, each user paired with itself."""
+    rng = np.random.default_rng(4)
+    pop = rng.integers(0, 30, size=300)
+    users = rng.permutation(300)[:240]  # 60 of pop's users missing, the rest out of order
+    gru = np.maximum(pop[users] - rng.integers(0, 3, size=240), 0)  # each user a little better
+    _record(tmp_path, "pop", pop)
+    _record(tmp_path, "gru", gru, users=users)
+    report.write_tables(tmp_path, ("full:NDCG@10",), "test")
+    (row,) = (r for r in csv.DictReader((tmp_path / "table.csv").open()) if r["model"] == "gru")
+    pop_ndcg = metrics.per_user(pop[:, None], (10,))["NDCG@10"]
+    gru_ndcg = metrics.per_user(gru[:, None], (10,))["NDCG@10"]
+    by_id = wilcoxon(gru_ndcg, pop_ndcg[users]).pvalue
+    assert float(row["p_holm"]) == pytest.approx(by_id, rel=1e-9, abs=0)  # one test: Holm keeps p
+    assert row["significant"] == "True"
+    # paired by position (in file order or sorted by id) the same numbers show no difference
+    for order in (np.arange(240), np.argsort(users)):
+        assert wilcoxon(gru_ndcg[order], pop_ndcg[:240]).pvalue > 0.1 > 1e-6 > by_id
 
 
 @pytest.fixture

@@ -83,14 +83,21 @@ def test_no_held_out_event_reaches_training(seed, targets, use_temporal):
     split = temporal(data, 0.7, targets) if use_temporal else leave_one_out(data, targets)
     for part in (split.valid, split.test):
         for k, user in enumerate(part.users):
-            start = part.inputs.indptr[k + 1]
             targets_held = set(part.targets[k].tolist())
             # items are distinct per user here, so item identity is event identity
             assert not targets_held & set(split.train.row(user).tolist())
             assert not targets_held & set(part.inputs.row(k).tolist())
-            assert start >= 0
     for user in split.test.users:  # the test input contains all training events
         k = int(np.flatnonzero(split.test.users == user)[0])
         assert _events(split.train, user) <= _events(split.test.inputs, k)
-    total = data.n_interactions
-    assert split.train.indptr[-1] <= total - len(split.test.users) * targets
+    if use_temporal:  # training is the events up to the cut-off, less the validation targets
+        cutoff = split.info["cutoff_timestamp"]
+        assert (split.train.timestamps <= cutoff).all()
+        up_to_cutoff = int((data.histories.timestamps <= cutoff).sum())
+        assert split.train.indptr[-1] == up_to_cutoff - targets * split.valid.n_users
+    else:  # every user with 2T + 1 events or more gives 2T to validation and test, the rest none
+        lengths = [len(data.histories.row(user)) for user in range(data.n_users)]
+        held_out = sum(2 * targets for length in lengths if length >= 2 * targets + 1)
+        assert split.train.indptr[-1] == data.n_interactions - held_out
+        evaluated = [user for user, length in enumerate(lengths) if length >= 2 * targets + 1]
+        assert split.test.users.tolist() == evaluated
