@@ -32,7 +32,7 @@ from benchmark.config import RunConfig
 from benchmark.executors import execute
 from benchmark.records import RunRecord
 from benchmark.render import Table, render
-from benchmark.report import summary
+from benchmark.report import full_candidates_text, summary
 from protocols.errors import InputError
 
 log = logging.getLogger("benchmark.ablate")
@@ -186,7 +186,7 @@ def write_outputs(out: Path, param: str, recs: list[RunRecord]) -> str:
     c = recs[0].config
     caption = (
         f"Ablation of {param} on {describe(recs, param)}; {c.data.split} split, "
-        f"test set; full = every item{'' if c.data.repeats == 'keep' else ' but the input history'}, "
+        f"test set; full = {full_candidates_text(c.data.repeats)}, "
         f"sampled = {c.protocol.num_negatives} "
         f"{c.protocol.negative_sampler} negatives, estimated_full = Krichene-Rendle "
         f"estimate from the sampled ranks (uniform negatives only); "

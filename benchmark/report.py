@@ -109,6 +109,11 @@ def setting_key(r: RunRecord) -> str:
     )  # fmt: skip
 
 
+def full_candidates_text(repeats: str) -> str:
+    """What full ranking ranks, in words: the history is excluded unless repeats are kept."""
+    return "every item" if repeats == "keep" else "every item but the input history"
+
+
 def setting_text(r: RunRecord) -> str:
     """The options of `setting_key` in words, for captions and the tidy CSV."""
     d, p = r.config.data, r.config.protocol
@@ -178,10 +183,9 @@ def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) 
     else:
         per_cell = "" if len(ns) == 1 else " (n per cell in table.csv)"
         seeds = f"; mean ± sample std (ddof 1) over n = {n} seeds{per_cell}"
-    full = "every item" if c.data.repeats == "keep" else "every item but the input history"
     return (
         f"{sizes}. {setting_text(first)}, {split} set; sampled: {c.protocol.num_negatives} "
-        f"{c.protocol.negative_sampler} negatives; full: {full}; ties count against "
+        f"{c.protocol.negative_sampler} negatives; full: {full_candidates_text(c.data.repeats)}; ties count against "
         f"the target{seeds}."
     )
 
