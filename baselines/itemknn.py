@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from protocols.errors import InputError
+from protocols.errors import require
 from protocols.interface import Recommender
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
@@ -41,16 +41,19 @@ class ItemKNN(Recommender):
         shrinkage: float = 0.0
         """Added to the cosine's denominator; 0 is the plain cosine."""
 
+        def __post_init__(self) -> None:
+            require(self.neighbours >= 1, f"neighbours must be >= 1, got {self.neighbours}")
+            require(
+                0 <= self.shrinkage < math.inf,
+                f"shrinkage must be finite and >= 0, got {self.shrinkage}",
+            )
+
     search_space = {
         "neighbours": Int(2, 2000, log=True),
         "shrinkage": Choice((0.0, 1.0, 10.0, 100.0, 1000.0)),
     }
 
     def fit(self, data: FitData) -> ItemKNN:
-        if self.params.neighbours < 1:
-            raise InputError(f"itemknn needs neighbours >= 1, got {self.params.neighbours}")
-        if not 0 <= self.params.shrinkage < math.inf:
-            raise InputError(f"itemknn needs a finite shrinkage >= 0, got {self.params.shrinkage}")
         item_users = data.train_matrix().T.tocsr().astype(np.float64)  # [n+1, U] binary
         self.similarity_ = cosine_neighbours(
             item_users, self.params.neighbours, self.params.shrinkage

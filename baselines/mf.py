@@ -7,6 +7,7 @@ depend on the machine. score(u, i) = user_factor(u) . item_factor(i), computed i
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import abstractmethod
 from typing import Any
 
@@ -14,10 +15,22 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from protocols.errors import require
 from protocols.interface import Recommender
 from protocols.registry import register_model
 from protocols.search_space import Float, Int
 from protocols.types import FitData, UserBatch
+
+
+def check_common(p) -> None:
+    """The checks both models' parameters share."""
+    for name in ("factors", "iterations"):
+        require(getattr(p, name) >= 1, f"{name} must be >= 1, got {getattr(p, name)}")
+    require(p.num_threads >= 0, f"num_threads must be >= 0 (0: all cores), got {p.num_threads}")
+    require(
+        0 <= p.regularization < math.inf,
+        f"regularization must be finite and >= 0, got {p.regularization}",
+    )
 
 
 class _ImplicitMF(Recommender):
@@ -82,6 +95,12 @@ class ALS(_ImplicitMF):
         """Threads for fitting (0 = all cores); each user/item solve is independent, so any count
         gives the same factors."""
 
+        def __post_init__(self) -> None:
+            check_common(self)
+            require(
+                0 < self.alpha < math.inf, f"alpha must be positive and finite, got {self.alpha}"
+            )
+
     search_space = {
         "factors": Int(16, 256, log=True),
         "regularization": Float(1e-2, 100.0, log=True),
@@ -128,6 +147,13 @@ class BPR(_ImplicitMF):
         """Epochs; each draws as many (user, positive, negative) triples as training entries."""
         num_threads: int = 1
         """SGD threads. Keep 1 for reproducible results (more threads race on shared factors)."""
+
+        def __post_init__(self) -> None:
+            check_common(self)
+            require(
+                0 < self.learning_rate < math.inf,
+                f"learning_rate must be positive and finite, got {self.learning_rate}",
+            )
 
     search_space = {
         "factors": Int(16, 256, log=True),

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from protocols.errors import InputError
+from protocols.errors import InputError, require
 from protocols.interface import Recommender
 from protocols.popularity import item_popularity
 from protocols.registry import register_model
@@ -45,12 +45,13 @@ class PersonalTopK(Recommender):
         top_genres: int = 3
         """m: how many of the user's most frequent genres take part."""
 
+        def __post_init__(self) -> None:
+            require(0 <= self.blend <= 1, f"blend must be in [0, 1], got {self.blend}")
+            require(self.top_genres >= 1, f"top_genres must be >= 1, got {self.top_genres}")
+
     search_space = {"blend": Float(0.0, 1.0), "top_genres": Int(1, 6)}
 
     def fit(self, data: FitData) -> PersonalTopK:
-        p = self.params
-        if not 0.0 <= p.blend <= 1.0 or p.top_genres < 1:
-            raise InputError(f"personal-topk needs 0 <= blend <= 1 and top_genres >= 1, got {p}")
         counts = item_popularity(data.train, data.n_items)  # [n+1]
         self.p_item_ = counts / max(counts.sum(), 1.0)  # [n+1]
         self.item_genres_ = None

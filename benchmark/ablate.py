@@ -21,6 +21,7 @@ from benchmark import records
 from benchmark.cli import (
     OneLineParser,
     add_run_options,
+    as_list,
     configs_from_values,
     early_options,
     guarded,
@@ -67,8 +68,8 @@ def applies(param: str, model: str) -> bool:
     if param == "seq_len":
         return get_model_class(model).uses_seq_len
     if param == "neg_ratio":  # trained with bce: a model whose own losses exclude it is not
-        usable = getattr(get_model_class(model), "losses", None)
-        if usable is not None and "bce" not in usable:
+        can_train_with = getattr(get_model_class(model).Params, "can_train_with", None)
+        if can_train_with is not None and not can_train_with("bce"):
             return False
     return model_field(param, model) is not None
 
@@ -287,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmark.models import list_models
 
         values["models"] = [m for m in list_models() if applies(args.ablated, m)]
-    bases = configs_from_values(values)
-    for base in bases:
-        name = base.model.name
+    for name in as_list(values["models"]):  # before the configurations: bce refuses bert4rec
         if not applies(args.ablated, name):
             why = (
                 " (it cannot train with bce, this ablation's loss)"
@@ -297,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 else ""
             )
             raise InputError(f"--param {args.ablated} does not change model {name!r}{why}")
+    bases = configs_from_values(values)
     if args.ablated == "neg_ratio" and values.get("loss") is None:
         log.info("neg_ratio ablation: training with --loss bce (ce uses no sampled negatives)")
     configs = grid_configs(args.ablated, grid, bases)

@@ -15,3 +15,9 @@ class InputError(SeqrecError, ValueError):
 class TrainingError(SeqrecError, RuntimeError):
     """Training or scoring went wrong (a NaN loss or score, a wrong score shape): the message
     names the model (and the epoch where there is one)."""
+
+
+def require(ok: bool, message: str) -> None:
+    """Raise `InputError(message)` unless `ok`: a parameter check in a `Params.__post_init__`."""
+    if not ok:
+        raise InputError(message)

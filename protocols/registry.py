@@ -76,4 +76,7 @@ def create_model(name: str, **params: Any) -> Recommender:
         raise InputError(
             f"model {name!r} has no parameter {unknown[0]!r}; its parameters: {allowed}"
         )
-    return cls(cls.Params(**params))
+    try:
+        return cls(cls.Params(**params))
+    except InputError as error:  # a Params __post_init__ refusing a value
+        raise InputError(f"model {name!r}: {error}") from None

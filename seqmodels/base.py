@@ -8,15 +8,17 @@ position t has read items up to t and no further (causal), so one pass trains ev
 from __future__ import annotations
 
 import dataclasses
+import math
+from typing import ClassVar
 
 import torch
 from torch import nn
 
-from protocols.errors import InputError
+from protocols.errors import require
 from protocols.interface import Recommender
 from protocols.search_space import Choice, Float
 from protocols.types import PAD, FitData, UserBatch
-from seqmodels.losses import list_losses, loss_class
+from seqmodels.losses import SAMPLERS, list_losses, loss_class
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +39,34 @@ class TrainParams:
     gbce_t: float = 0.75  # gbce: calibration t in [0, 1] (gSASRec's default)
     all_windows: bool = True  # train on every SEQ_LEN window of long histories, not the last
     bf16_autocast: bool = False  # CUDA only; measured no faster at these sizes (launch-bound)
+
+    # The losses a model with these parameters can train with; None: every registered loss.
+    losses: ClassVar[tuple[str, ...] | None] = None
+
+    @classmethod
+    def can_train_with(cls, loss: str) -> bool:
+        return loss in (cls.losses if cls.losses is not None else list_losses())
+
+    def __post_init__(self) -> None:
+        # Every value is checked here, when a configuration is built: before anything runs.
+        loss_class(self.loss)  # an unknown name is an InputError listing the known ones
+        usable = ", ".join(self.losses or list_losses())
+        require(
+            self.can_train_with(self.loss), f"cannot train with --loss {self.loss}; use {usable}"
+        )
+        for name in ("emb_dim", "batch_size", "epochs", "neg_ratio", "negatives"):
+            require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
+        require(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
+        require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
+        require(0 < self.lr < math.inf, f"lr must be positive and finite, got {self.lr}")
+        require(
+            0 <= self.weight_decay < math.inf, f"weight_decay must be >= 0, got {self.weight_decay}"
+        )
+        require(
+            self.sampler in SAMPLERS,
+            f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}",
+        )
+        require(0 <= self.gbce_t <= 1, f"gbce_t must be in [0, 1], got {self.gbce_t}")
 
 
 SCORE_GROUP = 256  # rows per length group when scoring
@@ -95,8 +125,6 @@ class SequenceModel(Recommender):
 
     Params = TrainParams
     uses_seq_len = True
-    # The losses this model can train with; None means every registered loss.
-    losses: tuple[str, ...] | None = None
     search_space = TRAIN_SPACE
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.
@@ -109,14 +137,6 @@ class SequenceModel(Recommender):
         from seqmodels.train import train  # the trainer needs this class; import it late
 
         p = self.params
-        loss_class(p.loss)  # an unknown name is an InputError listing the known ones
-        usable = self.losses if self.losses is not None else tuple(list_losses())
-        if p.loss not in usable:
-            raise InputError(
-                f"{self.name} cannot train with --loss {p.loss}; use {', '.join(usable)}"
-            )
-        if p.neg_ratio < 1 or p.emb_dim < 1 or p.batch_size < 1 or p.epochs < 1:
-            raise InputError(f"{self.name}: neg_ratio, emb_dim, batch_size and epochs must be >= 1")
         self.device_ = torch.device(data.device)
         self.seq_len_ = data.seq_len
         # Weights, shuffling, dropout and negatives all draw from a seeded fork of torch's

@@ -17,7 +17,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from protocols.errors import InputError
+from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Float, Int
 from protocols.types import PAD
@@ -32,6 +32,19 @@ class BERT4RecParams(TrainParams):
     heads: int = 2
     mask_prob: float = 0.2  # share of items hidden per window (Sun et al.: 0.2 on ML-1M)
     patience: int = 10  # the cloze task's validation curve is noisier and slower than SASRec's
+    losses = ("ce", "sampled-ce")  # the cloze task is a softmax over items
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.blocks >= 1 and self.heads >= 1,
+            f"blocks and heads must be >= 1, got {self.blocks} and {self.heads}",
+        )
+        require(
+            self.emb_dim % self.heads == 0,
+            f"emb_dim {self.emb_dim} must divide by heads {self.heads}",
+        )
+        require(0 < self.mask_prob <= 1, f"mask_prob must be in (0, 1], got {self.mask_prob}")
 
 
 class BERT4RecEncoder(nn.Module):
@@ -83,7 +96,6 @@ class BERT4Rec(SequenceModel):
     """Bidirectional Transformer over item sequences, trained to fill in hidden items."""
 
     Params = BERT4RecParams
-    losses = ("ce", "sampled-ce")  # the cloze task is a softmax over items
     # every emb_dim of the space is divisible by every head count
     search_space = {
         **TRAIN_SPACE,
@@ -93,10 +105,6 @@ class BERT4Rec(SequenceModel):
     }
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
-        if not 0 < self.params.mask_prob <= 1:
-            raise InputError(
-                f"{self.name}: mask_prob must be in (0, 1], got {self.params.mask_prob}"
-            )
         return BERT4RecEncoder(self.params, seq_len + 1)  # a window and the appended [MASK]
 
     def _states(self, sequences: torch.Tensor) -> torch.Tensor:

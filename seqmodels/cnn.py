@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligned
@@ -21,8 +22,21 @@ from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligne
 @dataclasses.dataclass(frozen=True)
 class CNNParams(TrainParams):
     kernel: int = 3
-    dilations: tuple[int, ...] = (1, 2, 4, 8)  # receptive field 1 + (kernel-1)*sum = 31
+    # Each block's two convolutions have dilations d and 2d, so the receptive field is
+    # 1 + 3 (kernel - 1) sum(dilations) blocks: 91 items at the defaults.
+    dilations: tuple[int, ...] = (1, 2, 4, 8)
     blocks: int = 1  # how many times the dilation stack repeats
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.kernel >= 1 and self.blocks >= 1,
+            f"kernel and blocks must be >= 1, got {self.kernel} and {self.blocks}",
+        )
+        require(
+            len(self.dilations) > 0 and min(self.dilations) >= 1,
+            f"dilations must be one or more integers >= 1, got {self.dilations}",
+        )
 
 
 class CausalResidualBlock(nn.Module):

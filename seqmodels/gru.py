@@ -7,6 +7,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligned
@@ -16,6 +17,13 @@ from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, front_aligne
 class GRUParams(TrainParams):
     hidden: int = 128  # GRU state size; projected back to emb_dim for scoring
     layers: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.hidden >= 1 and self.layers >= 1,
+            f"hidden and layers must be >= 1, got {self.hidden} and {self.layers}",
+        )
 
 
 class GRUEncoder(nn.Module):

@@ -4,7 +4,8 @@ A loss is built once per fit, `LossClass(params, n_items, popularity)`, and call
 as `loss(net, states, positives) -> scalar`, where `states` [M, d] are the user states of the
 M positions that have a target and `positives` [M] their next items. `net.item_scores` and
 `net.items` give every item's score and embedding. A plugin registers its own class the same
-way and selects it with `--loss NAME`.
+way and selects it with `--loss NAME`. The settings a loss reads (`neg_ratio`, `negatives`,
+`sampler`, `gbce_t`) are fields of `TrainParams`, checked when the parameters are built.
 
 - ce: softmax cross-entropy over every item.
 - bce: per position, the positive's logistic loss plus the mean of its `neg_ratio` uniform
@@ -88,8 +89,6 @@ class SampledBCE:
     """Logistic loss on the positive and on `neg_ratio` uniform negatives per positive."""
 
     def __init__(self, params, n_items: int, popularity: np.ndarray) -> None:
-        if params.neg_ratio < 1:
-            raise InputError(f"--loss {self.name}: neg_ratio must be >= 1, got {params.neg_ratio}")
         self.k, self.n_items = params.neg_ratio, n_items
 
     def logits(self, net, states, positives):
@@ -111,8 +110,6 @@ class GeneralisedBCE(SampledBCE):
 
     def __init__(self, params, n_items: int, popularity: np.ndarray) -> None:
         super().__init__(params, n_items, popularity)
-        if not 0 <= params.gbce_t <= 1:
-            raise InputError(f"--loss gbce: gbce_t must be in [0, 1], got {params.gbce_t}")
         alpha = self.k / (n_items - 1)
         self.beta = alpha * (params.gbce_t * (1 - 1 / alpha) + 1 / alpha)
 
@@ -127,13 +124,6 @@ class SampledSoftmax:
     """Softmax over the positive and K shared negatives from q, with the logQ correction."""
 
     def __init__(self, params, n_items: int, popularity: np.ndarray) -> None:
-        if params.negatives < 1:
-            raise InputError(f"--loss sampled-ce: negatives must be >= 1, got {params.negatives}")
-        if params.sampler not in SAMPLERS:
-            raise InputError(
-                f"--loss sampled-ce: sampler must be one of {', '.join(SAMPLERS)}, "
-                f"got {params.sampler!r}"
-            )
         self.k, self.n_items = params.negatives, n_items
         weights = np.ones(n_items) if params.sampler == "uniform" else popularity[1:] + 1.0
         q = np.concatenate([[0.0], weights / weights.sum()])  # [n_items + 1], q(PAD) = 0

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
@@ -22,6 +23,14 @@ class MLPParams(TrainParams):
     window: int = 0  # items the MLP reads; 0 means SEQ_LEN
     hidden: int = 128
     layers: int = 2  # hidden layers after the first
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(self.window >= 0, f"window must be >= 0 (0: SEQ_LEN), got {self.window}")
+        require(
+            self.hidden >= 1 and self.layers >= 0,
+            f"hidden must be >= 1 and layers >= 0, got {self.hidden} and {self.layers}",
+        )
 
 
 class MLPEncoder(nn.Module):

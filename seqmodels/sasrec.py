@@ -7,6 +7,7 @@ import dataclasses
 import torch
 from torch import nn
 
+from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
@@ -16,6 +17,17 @@ from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
 class SASRecParams(TrainParams):
     blocks: int = 2
     heads: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(
+            self.blocks >= 1 and self.heads >= 1,
+            f"blocks and heads must be >= 1, got {self.blocks} and {self.heads}",
+        )
+        require(
+            self.emb_dim % self.heads == 0,
+            f"emb_dim {self.emb_dim} must divide by heads {self.heads}",
+        )
 
 
 class SASRecEncoder(nn.Module):

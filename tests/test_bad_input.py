@@ -37,6 +37,15 @@ CASES = {
     "unknown repeats": (["--repeats", "last"], "argument --repeats: invalid choice: 'last'"),
     "unknown param": (["--models", "pop", "--param", "depth=3"], "has parameter 'depth'"),
     "bad param value": (["--models", "itemknn", "--param", "neighbours=many"], "cannot read"),
+    # refused values fail before the first model (pop) runs, so nothing is written
+    "refused param value": (
+        ["--models", "pop,itemknn", "--param", "neighbours=0"],
+        "model 'itemknn': neighbours must be >= 1",
+    ),
+    "loss a model cannot use": (
+        ["--models", "pop,bert4rec", "--param", "loss=bce"],
+        "model 'bert4rec': cannot train with --loss bce",
+    ),
     "bad sampler": (["--negative-sampler", "fancy"], "negative-sampler"),
     "bad split": (["--split", "random"], "invalid choice"),
     "keep with two targets": (

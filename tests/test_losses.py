@@ -58,7 +58,7 @@ def test_bad_loss_settings_are_one_line_input_errors(overrides, message, fit_dat
 
 
 def test_a_model_refuses_a_loss_it_cannot_use(fit_data):
-    with pytest.raises(InputError, match="bert4rec cannot train with --loss bce"):
+    with pytest.raises(InputError, match="model .bert4rec.: cannot train with --loss bce"):
         create_model("bert4rec", **QUICK, loss="bce").fit(fit_data)
 
 

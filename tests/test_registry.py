@@ -3,7 +3,13 @@
 import pytest
 
 from baselines.popularity import Popularity
-from benchmark.models import UnknownModelError, create_model, list_models, register_model
+from benchmark.models import (
+    UnknownModelError,
+    create_model,
+    get_model_class,
+    list_models,
+    register_model,
+)
 
 EXPECTED = [
     "bert4rec",
@@ -75,6 +81,55 @@ def test_unknown_parameter_is_an_input_error():
 
     with pytest.raises(InputError, match="no parameter 'bogus'"):
         model_config("itemknn", {"bogus": "1"})
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "message"),
+    [
+        ("itemknn", {"neighbours": "0"}, "neighbours must be >= 1"),
+        ("itemknn", {"shrinkage": "inf"}, "shrinkage"),
+        ("personal-topk", {"blend": "1.5"}, "blend"),
+        ("mf-als", {"alpha": "0"}, "alpha"),
+        ("mf-bpr", {"learning_rate": "-1"}, "learning_rate"),
+        ("mf-bpr", {"factors": "0"}, "factors"),
+        ("gru", {"dropout": "1"}, "dropout"),
+        ("gru", {"lr": "0"}, "lr"),
+        ("gru", {"loss": "sampled_ce"}, "did you mean 'sampled-ce'"),
+        ("gru", {"loss": "sampled-ce", "sampler": "zipf"}, "sampler"),
+        ("sasrec", {"heads": "3"}, "divide by heads"),
+        ("cnn", {"dilations": "0,1"}, "dilations"),
+        ("mlp", {"layers": "-1"}, "layers"),
+        ("bert4rec", {"mask_prob": "0"}, "mask_prob"),
+        ("bert4rec", {"loss": "bce"}, "cannot train with --loss bce; use ce, sampled-ce"),
+    ],
+)
+def test_a_refused_value_fails_when_the_configuration_is_built(name, given, message):
+    # the same check for the command line (model_config) and the API (create_model), before
+    # any data is read or any model fitted
+    from benchmark.models import model_config
+    from protocols.errors import InputError
+
+    for build in (
+        lambda: model_config(name, given),
+        lambda: create_model(name, **_typed(name, given)),
+    ):
+        with pytest.raises(InputError, match=message) as error:
+            build()
+        assert str(error.value).startswith(f"model {name!r}: ") and "\n" not in str(error.value)
+
+
+def _typed(name, given):
+    from benchmark.config import read_value
+    from benchmark.models import param_types
+
+    types = param_types(name)
+    return {k: read_value(v, types.get(k, str), k) for k, v in given.items()}
+
+
+def test_which_losses_a_model_can_train_with():
+    assert get_model_class("gru").Params.can_train_with("bce")
+    assert get_model_class("bert4rec").Params.can_train_with("sampled-ce")
+    assert not get_model_class("bert4rec").Params.can_train_with("bce")
 
 
 def test_unknown_model_hints_at_plugins():
