@@ -84,3 +84,17 @@ def test_a_store_keeps_corrections_for_later_processes(tmp_path, monkeypatch):
     with pytest.raises(pytest.fail.Exception, match="solved again"):
         estimate_full(sampled, counts, 50, KS, store=str(tmp_path))
     estimate.cached_correction.cache_clear()
+
+
+# users with different candidate counts each get their own C's correction, as if estimated alone
+def test_each_candidate_count_is_corrected_with_its_own_count():
+    rng = np.random.default_rng(4)
+    counts = rng.permutation(np.repeat([60, 400, 2500], 30))  # three counts, interleaved
+    sampled = rng.integers(0, 21, size=(90, 1))
+    together = estimate_full(sampled, counts, 20, KS)
+    for c in (60, 400, 2500):
+        alone = estimate_full(sampled[counts == c], counts[counts == c], 20, KS)
+        for name in ("HR@10", "NDCG@10", "MRR"):
+            assert np.allclose(together[name][counts == c], alone[name]), (c, name)
+    one_count = estimate_full(sampled, np.full(90, counts[0]), 20, KS)
+    assert not np.allclose(together["NDCG@10"], one_count["NDCG@10"])  # the counts matter

@@ -319,3 +319,52 @@ def test_order_keys_follow_the_value_then_the_lower_position():
     order = _order_keys(values, positions).argsort(descending=True).tolist()
     expected = sorted(range(len(values)), key=lambda j: (-values[j].item(), j))
     assert order == expected  # -0.0 ties with +0.0; +-inf at the ends
+
+
+class FewValues(Recommender):
+    """Per-user random scores from five values (ties everywhere), returned in `dtype`."""
+
+    def __init__(self, n_items, dtype):
+        super().__init__()
+        self.n_items, self.dtype = n_items, dtype
+
+    def fit(self, data):
+        return self
+
+    def score(self, batch):
+        values = torch.tensor([0.0, 0.25, 0.5, 1.0, 1.5])
+        gens = [torch.Generator().manual_seed(int(u) + 11) for u in batch.users]
+        picks = [torch.randint(0, 5, (self.n_items + 1,), generator=g) for g in gens]
+        return values[torch.stack(picks)].to(self.dtype)
+
+
+# float16 scores on the CPU take the torch branch of _at_or_above; its ranks are the definition's
+def test_half_precision_ranks_count_ties_against_the_target(monkeypatch):
+    import protocols.evaluate as evaluate
+
+    n_items, real_count, counted = 40, evaluate._count, []
+
+    def spy(hits, **kw):  # without negatives, only the torch branch of _at_or_above counts
+        counted.append(hits.shape)
+        return real_count(hits, **kw)
+
+    monkeypatch.setattr(evaluate, "_count", spy)
+    eval_set = _multi_target_set(5, n_items=n_items)
+    model = FewValues(n_items, torch.float16)
+    half = rank_targets(model, eval_set, n_items, 5, batch_size=7)
+    assert len(counted) == 5 and all(shape[2] == n_items + 1 for shape in counted)  # 30 / 7
+    counted.clear()
+    single = rank_targets(FewValues(n_items, torch.float32), eval_set, n_items, 5, batch_size=7)
+    assert counted == []  # float32 on the CPU: the numpy branch
+    history = eval_set.inputs.to_csr(n_items + 1)
+    expected, ties = [], 0
+    for u in range(eval_set.n_users):
+        s = model.score(UserBatch(eval_set.users[u : u + 1], None, None))[0]
+        candidates = set(range(1, n_items + 1)) - set(history[u].indices.tolist())
+        row = []
+        for t in eval_set.targets[u].tolist():
+            row.append(sum(bool(s[j] >= s[t]) for j in candidates - {t}))
+            ties += sum(bool(s[j] == s[t]) for j in candidates - {t})
+        expected.append(row)
+    assert ties > 0  # some candidates tie with their target
+    assert np.array_equal(half.full, expected) and np.array_equal(single.full, expected)

@@ -396,3 +396,30 @@ def test_python_api_builds_runs_and_reads_records(tmp_path):
     assert record.metric("full", "test", "HR@10") == records.read_records(tmp_path / "api")[
         0
     ].metric("full", "test", "HR@10")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"num_negatives": 30}, {"negative_sampler": "popularity"}, {"split": "temporal"},
+     {"repeats": "keep"}, {"dataset": SYNTH.replace("seed=3", "seed=4")}],
+)  # fmt: skip
+def test_each_part_of_the_candidate_key_gets_its_own_stored_file(tmp_path, monkeypatch, change):
+    # pins: changing N, sampler, split, repeats or data stores a new file; equal configs reuse one
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "shared"))
+    stored = tmp_path / "shared" / "candidates"
+    base = build_config("pop", dataset=SYNTH, seq_len=8, num_negatives=50)
+    other = base.replace(**change)
+    first = prepare(base).negatives
+    (path,) = stored.glob("*.npz")
+    mtime = path.stat().st_mtime_ns
+    again = prepare(base).negatives  # the same configuration: read back, nothing new
+    assert list(stored.glob("*.npz")) == [path] and path.stat().st_mtime_ns == mtime
+    for part in ("valid", "test"):
+        assert again[part] is not first[part] and np.array_equal(again[part], first[part])
+    served = prepare(other).negatives
+    assert len(list(stored.glob("*.npz"))) == 2, change  # its own file
+    monkeypatch.setenv("SEQREC_CACHE", str(tmp_path / "fresh"))  # drawn with nothing stored
+    drawn = prepare(other).negatives
+    for part in ("valid", "test"):
+        assert np.array_equal(served[part], drawn[part]), (change, part)
+        assert not np.array_equal(served[part], first[part]), (change, part)

@@ -98,3 +98,23 @@ def test_the_penalty_transform_is_penalise_and_popularity_counts_training_events
     scores, candidates, pop_z = _world()
     transform = PopularityPenalty(pop_z.numpy(), 0.5)
     assert torch.equal(transform(scores, candidates), penalise(scores, candidates, pop_z, 0.5))
+
+
+def test_penalised_scores_match_the_definition_on_a_hand_made_example():
+    # pins: score z-scored over candidates minus alpha * z-scored log(1 + pop) over items 1..n
+    pop = np.array([0, 9, 3, 0, 1, 7, 0], dtype=float)  # column 0 is padding; items 3, 6 unseen
+    logs = np.log([10.0, 4.0, 1.0, 2.0, 8.0, 1.0])  # log(1 + pop) of items 1..6
+    z = (logs - logs.mean()) / np.sqrt(((logs - logs.mean()) ** 2).mean())
+    np.testing.assert_allclose(standardised_log_popularity(pop), [0.0, *z], rtol=1e-6, atol=1e-6)
+    scores = np.array([[5.0, 0, 1, 2, 3, 4, 5], [-7.0, 2, 100, 2, 6, 0, 8]])
+    candidates = np.ones_like(scores, dtype=bool)
+    candidates[:, 0] = False
+    candidates[1, 2] = False  # an excluded history item: its score 100 counts for nothing
+    expected = np.empty_like(scores)
+    for user, (row, allowed) in enumerate(zip(scores, candidates, strict=True)):
+        kept = row[allowed]
+        spread = np.sqrt(((kept - kept.mean()) ** 2).mean())
+        expected[user] = (row - kept.mean()) / spread - 0.5 * np.array([0.0, *z])
+    penalty = PopularityPenalty(standardised_log_popularity(pop), 0.5)
+    got = penalty(torch.tensor(scores, dtype=torch.float32), torch.tensor(candidates)).numpy()
+    np.testing.assert_allclose(got[candidates], expected[candidates], rtol=1e-5, atol=1e-5)
