@@ -75,7 +75,8 @@ def counting_floor(model, parts, n_items, seq_len, batch_size=512) -> float:
             begin = time.perf_counter()
             s = scores.numpy()  # the count protocols.evaluate runs on a CPU
             t = np.take_along_axis(s, targets.numpy(), axis=1)
-            np.greater_equal(s, t, out=hits[: len(s)]).view(np.uint8).sum(axis=1, dtype=np.int64)
+            hit = np.greater_equal(s, t, out=hits[: len(s)])
+            hit.view(np.uint8).sum(axis=1, dtype=np.uint32).astype(np.int64)
             seconds += time.perf_counter() - begin
     return seconds
 
