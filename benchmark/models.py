@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib
 import inspect
 import typing
 from importlib import metadata
@@ -65,7 +66,8 @@ def model_config(name: str, given: dict[str, Any]) -> ModelConfig:
 
 def code_fingerprint(name: str) -> str:
     """`seqrec-bench 0.1.0 / <hash>`: the package version and a hash of the source of every
-    module defining the model class or one of its bases (so a plugin's edited code counts)."""
+    module defining the model class or one of its bases (so a plugin's edited code counts),
+    and of the modules it names in `code_modules` (the deep models' trainer and losses)."""
     return _fingerprint(get_model_class(name))
 
 
@@ -77,8 +79,8 @@ def _fingerprint(cls: type) -> str:
         version = "unknown"
     digest = hashlib.sha256()
     modules = []
-    for klass in cls.__mro__:
-        module = inspect.getmodule(klass)
+    named = [importlib.import_module(name) for name in getattr(cls, "code_modules", ())]
+    for module in [inspect.getmodule(klass) for klass in cls.__mro__] + named:
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue
         modules.append(module)

@@ -125,6 +125,9 @@ class SequenceModel(Recommender):
 
     Params = TrainParams
     uses_seq_len = True
+    # Modules whose code decides what a fit learns besides the class's own (its code
+    # fingerprint hashes them too, so a changed trainer never reuses an old record).
+    code_modules = ("seqmodels.train", "seqmodels.losses")
     search_space = TRAIN_SPACE
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.

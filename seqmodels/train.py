@@ -4,6 +4,10 @@ Training sequences are built once as integer tensors on the training device. Bat
 windows of similar length (shuffled within chunks of many batches, then the batches
 shuffled) and each batch is cut to its longest row, so the encoder runs over real positions
 rather than left padding; every training position is still in exactly one batch per epoch.
+A batch's loss (a mean over its positions) is weighted by its share of the positions, so a
+batch of short windows moves the weights as little as its few positions warrant: every
+position weighs the same, as in batches of mixed lengths (without the weight, bucketed batches
+gave short histories several times the weight and lowered test NDCG@10, bench/bench_bucketing.py).
 The objective is the model's `training_loss` with a loss of `seqmodels.losses`. After each epoch the
 model is scored on the validation users (full ranking, NDCG@10); the best epoch's weights are
 restored at the end. No `.item()` inside the step loop: losses are summed on the device.
@@ -112,13 +116,14 @@ def _epoch(model, optimiser, inputs, targets, batches, loss_fn, use_bf16: bool) 
     device = inputs.device
     total = torch.zeros((), device=device)
     quiet = True if len(batches) < 200 else None  # None: tqdm shows bars only on a terminal
+    per_batch = (targets != PAD).sum() / len(batches)  # mean target positions of a batch
     for rows, width in tqdm(batches, desc="train", leave=False, disable=quiet):
         rows = rows.to(device)
         x, y = inputs[rows, -width:], targets[rows, -width:]  # [b, width], left-padded
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss = model.training_loss(x, y, loss_fn)
         optimiser.zero_grad(set_to_none=True)
-        loss.backward()
+        (loss * ((y != PAD).sum() / per_batch)).backward()  # each position weighs the same
         optimiser.step()
         total += loss.detach() * len(rows)
     return total / len(inputs)

@@ -75,6 +75,25 @@ def test_resolved_parameters_include_the_defaults_and_the_code():
     assert model_config("gru", {}).code != model_config("cnn", {}).code
 
 
+def test_the_trainer_counts_in_a_deep_model_code_fingerprint(monkeypatch):
+    # an edit to the shared trainer must not reuse records of the old one
+    import inspect
+
+    import seqmodels.train
+    from benchmark import models
+
+    before, pop = models.code_fingerprint("gru"), models.code_fingerprint("pop")
+    real = inspect.getsource
+    edited = lambda m: real(m) + "# edited" if m is seqmodels.train else real(m)  # noqa: E731
+    monkeypatch.setattr(inspect, "getsource", edited)
+    models._fingerprint.cache_clear()
+    try:
+        assert models.code_fingerprint("gru") != before
+        assert models.code_fingerprint("pop") == pop  # a baseline does not use the trainer
+    finally:
+        models._fingerprint.cache_clear()
+
+
 def test_unknown_parameter_is_an_input_error():
     from benchmark.models import model_config
     from protocols.errors import InputError
