@@ -69,6 +69,15 @@ class TrainParams:
         require(0 <= self.gbce_t <= 1, f"gbce_t must be in [0, 1], got {self.gbce_t}")
 
 
+def check_attention(p) -> None:
+    """The checks the self-attention models' parameters (`blocks`, `heads`) share."""
+    require(
+        p.blocks >= 1 and p.heads >= 1,
+        f"blocks and heads must be >= 1, got {p.blocks} and {p.heads}",
+    )
+    require(p.emb_dim % p.heads == 0, f"emb_dim {p.emb_dim} must divide by heads {p.heads}")
+
+
 SCORE_GROUP = 256  # rows per length group when scoring
 
 # What a search varies for every deep model (each model adds its depth and width). The epoch

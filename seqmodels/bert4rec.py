@@ -21,7 +21,7 @@ from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Float, Int
 from protocols.types import PAD
-from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, check_attention
 
 MASK = -1  # id of the [MASK] token in the sequences this file builds (never a real item)
 
@@ -36,14 +36,7 @@ class BERT4RecParams(TrainParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.blocks >= 1 and self.heads >= 1,
-            f"blocks and heads must be >= 1, got {self.blocks} and {self.heads}",
-        )
-        require(
-            self.emb_dim % self.heads == 0,
-            f"emb_dim {self.emb_dim} must divide by heads {self.heads}",
-        )
+        check_attention(self)
         require(0 < self.mask_prob <= 1, f"mask_prob must be in (0, 1], got {self.mask_prob}")
 
 

@@ -7,10 +7,9 @@ import dataclasses
 import torch
 from torch import nn
 
-from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
-from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, check_attention
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,14 +19,7 @@ class SASRecParams(TrainParams):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(
-            self.blocks >= 1 and self.heads >= 1,
-            f"blocks and heads must be >= 1, got {self.blocks} and {self.heads}",
-        )
-        require(
-            self.emb_dim % self.heads == 0,
-            f"emb_dim {self.emb_dim} must divide by heads {self.heads}",
-        )
+        check_attention(self)
 
 
 class SASRecEncoder(nn.Module):
