@@ -162,6 +162,43 @@ def test_length_batches_cover_every_training_position_once():
     assert sum(spread) / len(spread) < 0.5 * float(lengths.max() - lengths.min())
 
 
+def test_every_position_weighs_the_same_however_the_batches_are_grouped(fit_data):
+    # the summed gradient of an epoch (no steps taken) is the same for length-grouped and
+    # random batches: a batch of short windows counts for no more than its positions
+    import numpy as np
+
+    from protocols.sequences import training_windows
+    from seqmodels.losses import create_loss
+    from seqmodels.train import _epoch, length_batches
+
+    model = create_model("gru", **{**QUICK, "epochs": 1, "dropout": 0.0}).fit(fit_data)
+    inputs, targets = (torch.from_numpy(a) for a in training_windows(fit_data.train, 10))
+    lengths = (inputs != 0).sum(dim=1)
+    loss = create_loss("ce", model.params, fit_data.n_items, np.ones(fit_data.n_items + 1))
+
+    class Accumulate:  # keeps every batch's gradient: no step, no reset
+        def zero_grad(self, set_to_none=True):
+            pass
+
+        def step(self):
+            pass
+
+    def summed_gradient(batches):
+        model.net_.zero_grad(set_to_none=True)
+        _epoch(model, Accumulate(), inputs, targets, batches, loss, use_bf16=False)
+        return torch.cat([p.grad.flatten() for p in model.net_.parameters()])
+
+    torch.manual_seed(0)
+    grouped = length_batches(lengths, batch_size=32, chunk=8)
+    mixed = [(rows, 10) for rows in torch.randperm(len(lengths)).split(32)]
+    assert len(grouped) == len(mixed)
+    spread = [int(lengths[rows].max() - lengths[rows].min()) for rows, _ in grouped]
+    assert min(spread) < 3 < max(int(lengths[r].max() - lengths[r].min()) for r, _ in mixed)
+    torch.testing.assert_close(
+        summed_gradient(grouped), summed_gradient(mixed), rtol=1e-4, atol=1e-6
+    )
+
+
 @pytest.mark.parametrize("name", DEEP)
 def test_cutting_a_batch_to_its_longest_row_leaves_the_loss_unchanged(name, fit_data):
     import numpy as np
