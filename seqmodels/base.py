@@ -44,15 +44,19 @@ class TrainParams:
     losses: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
+    def usable_losses(cls) -> tuple[str, ...]:
+        return cls.losses if cls.losses is not None else tuple(list_losses())
+
+    @classmethod
     def can_train_with(cls, loss: str) -> bool:
-        return loss in (cls.losses if cls.losses is not None else list_losses())
+        return loss in cls.usable_losses()
 
     def __post_init__(self) -> None:
         # Every value is checked here, when a configuration is built: before anything runs.
         loss_class(self.loss)  # an unknown name is an InputError listing the known ones
-        usable = ", ".join(self.losses or list_losses())
         require(
-            self.can_train_with(self.loss), f"cannot train with --loss {self.loss}; use {usable}"
+            self.can_train_with(self.loss),
+            f"cannot train with --loss {self.loss}; use {', '.join(self.usable_losses())}",
         )
         for name in ("emb_dim", "batch_size", "epochs", "neg_ratio", "negatives"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
