@@ -18,6 +18,7 @@ from protocols.errors import require
 from protocols.interface import Recommender
 from protocols.search_space import Choice, Float
 from protocols.types import PAD, FitData, UserBatch
+from seqmodels.dropout import use_fast_dropout
 from seqmodels.losses import SAMPLERS, list_losses, loss_class
 
 
@@ -122,6 +123,7 @@ class ItemSequenceNet(nn.Module):
             self.items.weight[PAD].zero_()
         self.input_dropout = nn.Dropout(params.dropout)
         self.encoder = encoder
+        use_fast_dropout(self)  # every nn.Dropout of the net, the encoder's included
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """[B, L] item ids -> [B, L, d] states (position t has read items up to t)."""
@@ -140,7 +142,7 @@ class SequenceModel(Recommender):
     uses_seq_len = True
     # Modules whose code decides what a fit learns besides the class's own (its code
     # fingerprint hashes them too, so a changed trainer never reuses an old record).
-    code_modules = ("seqmodels.train", "seqmodels.losses")
+    code_modules = ("seqmodels.train", "seqmodels.losses", "seqmodels.dropout")
     search_space = TRAIN_SPACE
     # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
     # measure time to accuracy; they observe training and never steer it.

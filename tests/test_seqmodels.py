@@ -55,9 +55,9 @@ def test_the_best_epoch_is_the_one_evaluated(fit_data):
     assert report["best_valid_NDCG@10"] == best
     assert report["history"][report["best_epoch"] - 1]["valid_NDCG@10"] == best
     assert _valid_ndcg(model, fit_data) == pytest.approx(best, abs=1e-12)
-    # deterministic on CPU: validation peaks at epoch 7 of 8 (NDCG@10 0.484, then 0.469), so
-    # the evaluated weights are the restored ones, not those training ended with
-    assert report["best_epoch"] < len(report["history"]) == 8
+    # deterministic on CPU: validation peaks at epoch 3 (NDCG@10 0.474) and patience stops
+    # training at 6 (0.449), so the evaluated weights are the restored ones, not the last
+    assert report["best_epoch"] < len(report["history"])
     assert report["history"][-1]["valid_NDCG@10"] < best
 
 
