@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 
 from protocols.errors import InputError
-from protocols.types import PAD
 
 _LOSSES: dict[str, type] = {}
 SAMPLERS = ("uniform", "popularity")
@@ -79,9 +78,10 @@ class FullSoftmax:
         self.n_items = n_items
 
     def __call__(self, net, states: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
-        logits = net.item_scores(states).float()  # [M, n_items + 1]
-        logits[:, PAD] = -torch.inf
-        return F.cross_entropy(logits, positives)
+        # the real items' columns only: no padding column to mask in place (which would
+        # make autograd copy the whole [M, n_items] gradient back through the slice)
+        logits = (states @ net.items.weight[1:].T).float()  # [M, n_items]
+        return F.cross_entropy(logits, positives - 1)
 
 
 @register_loss("bce")
