@@ -6,15 +6,16 @@
 Evaluation: valid and test users ranked under both protocols (full with a top list, sampled
 with the run's negatives) plus the sampled-to-full estimate: once solving its corrections, then
 reading them from a store on disk (as a new process finds them) and with them cached in the
-process (as every later model does; best of two each); the floor (best of two) is counting,
-for every target, the scores at or above it in a precomputed score matrix, with numpy (on a
-CPU about twice as fast as torch's compare and sum). Validation as the trainer runs it after
-every epoch (validation users, full ranking, no top list, no negatives) has its own floor, the
-same count over the validation users. Training: the fastest of `--epochs`
-epochs (validation apart) per model and loss; the floor (best of two) is the full softmax,
-forward and backward, over as many target positions as an epoch has, in batches of the same
-size. Best-of timings, because other tenants of a shared machine only ever add time. Ratios to
-floors timed in the same process hold on a shared machine; seconds do not.
+process (as every later model does; best of two each), and cached once more without the top
+lists (the ranks every accuracy metric reads; coverage needs the lists). The floor (best of
+two) is counting, for every target, the scores at or above it in a precomputed score matrix,
+with numpy (on a CPU about twice as fast as torch's compare and sum). Validation as the
+trainer runs it after every epoch (validation users, full ranking, no top list, no negatives)
+has its own floor, the same count over the validation users. Training: the fastest of
+`--epochs` epochs (validation apart) per model and loss; the floor (best of two) is the full
+softmax, forward and backward, over as many target positions as an epoch has, in batches of
+the same size. Best-of timings, because other tenants of a shared machine only ever add time.
+Ratios to floors timed in the same process hold on a shared machine; seconds do not.
 `SEQREC_MALLOC=system` runs it with glibc's default allocation thresholds (see `seqmodels/memory.py`).
 """
 
@@ -42,13 +43,15 @@ from seqmodels.memory import reuse_freed_memory
 
 def time_evaluation(model, split, n_items, seq_len, negatives, ks, mode: str, store) -> float:
     """mode: cold (the estimate's corrections solved), stored (read from `store`, as a new
-    process of a run finds them) or cached (in this process, as every later model)."""
-    if mode != "cached":
+    process of a run finds them), cached (in this process, as every later model) or ranks
+    (cached, without the top lists that coverage and long-tail figures read)."""
+    if mode not in ("cached", "ranks"):
         cached_correction.cache_clear()
+    top_k = 0 if mode == "ranks" else max(ks)
     start = time.perf_counter()
     for name in ("valid", "test"):
         part, negs = getattr(split, name), negatives[name]
-        ranks = rank_targets(model, part, n_items, seq_len, negs, top_k=max(ks))
+        ranks = rank_targets(model, part, n_items, seq_len, negs, top_k=top_k)
         where = store if mode == "stored" else None
         estimate_full(ranks.sampled, ranks.full_candidates, negs.shape[1], ks, store=where)
     return time.perf_counter() - start
@@ -142,7 +145,7 @@ def main() -> None:
                     )
                     for _ in range(repeats)
                 )
-                for mode, repeats in (("cold", 1), ("stored", 3), ("cached", 2))
+                for mode, repeats in (("cold", 1), ("stored", 3), ("cached", 2), ("ranks", 2))
             ]  # the first "stored" pass writes the store
         both = split.valid, split.test
         floor = min(counting_floor(model, both, data.n_items, args.seq_len) for _ in range(2))
@@ -159,10 +162,12 @@ def main() -> None:
         f"eval s, estimate solved ({users} users)",
         "estimate stored",
         "estimate cached",
+        "no top lists",
         "counting floor s",
         "ratio solved",
         "ratio stored",
         "ratio cached",
+        "ratio, no top lists",
         f"validation s ({split.valid.n_users} users)",
         "its floor s",
         "ratio",

@@ -7,7 +7,7 @@ rather than left padding; every training position is still in exactly one batch 
 A batch's loss (a mean over its positions) is weighted by its share of the positions, so a
 batch of short windows moves the weights as little as its few positions warrant: every
 position weighs the same, as in batches of mixed lengths (without the weight, bucketed batches
-gave short histories several times the weight and lowered test NDCG@10, bench/bench_bucketing.py).
+gave short histories several times the weight and lowered test NDCG@10, bench/bench_paired_seeds.py).
 The objective is the model's `training_loss` with a loss of `seqmodels.losses`. After each epoch the
 model is scored on the validation users (full ranking, NDCG@10); the best epoch's weights are
 restored at the end. No `.item()` inside the step loop: losses are summed on the device.
