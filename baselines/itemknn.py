@@ -32,6 +32,8 @@ class ItemKNN(Recommender):
     and ties at the K-th neighbour keep the lower item index, so the matrix is deterministic.
     """
 
+    display_order = 30
+
     is_baseline = True
 
     @dataclasses.dataclass(frozen=True)

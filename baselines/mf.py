@@ -78,6 +78,8 @@ class ALS(_ImplicitMF):
     the model is not refit. Each user is solved independently: batch scores equal per-user scores.
     """
 
+    display_order = 40
+
     @dataclasses.dataclass(frozen=True)
     class Params:
         factors: int = 64
@@ -134,6 +136,8 @@ class BPR(_ImplicitMF):
     parallel, which makes results vary from run to run with more than one thread; the default
     `num_threads=1` keeps a run reproducible from `data.seed` (about 20 s to fit ML-1M, 100 epochs).
     """
+
+    display_order = 50
 
     @dataclasses.dataclass(frozen=True)
     class Params:

@@ -36,6 +36,8 @@ class PersonalTopK(Recommender):
     with a genre (an empty history included) also gets plain P(i).
     """
 
+    display_order = 20
+
     is_baseline = True
 
     @dataclasses.dataclass(frozen=True)

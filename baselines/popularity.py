@@ -16,6 +16,8 @@ from protocols.types import FitData, UserBatch
 class Popularity(Recommender):
     """Scores item i by pop(i), the same for every user (the history only filters candidates)."""
 
+    display_order = 10  # simplest first
+
     is_baseline = True
 
     Params = NoParams

@@ -18,8 +18,8 @@ import time
 import torch
 from tabulate import tabulate
 
-from benchmark.cli import route_params
 from benchmark.config import RunConfig
+from benchmark.experiment import route_params
 from benchmark.models import create_model, model_config
 from benchmark.pipeline import device_label, load_data, make_fit_data
 from protocols.evaluate import rank_targets

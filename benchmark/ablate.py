@@ -18,22 +18,21 @@ import sys
 from pathlib import Path
 
 from benchmark import records
-from benchmark.cli import (
-    OneLineParser,
+from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.config import RunConfig
+from benchmark.executors import execute
+from benchmark.experiment import (
     add_run_options,
     as_list,
     configs_from_values,
     early_options,
-    guarded,
     merged,
     plugin_list,
-    setup_logging,
 )
-from benchmark.config import RunConfig
-from benchmark.executors import execute
 from benchmark.records import RunRecord
-from benchmark.render import Table, render
-from benchmark.report import full_candidates_text, summary
+from benchmark.report.render import Table, render
+from benchmark.report.runs import full_candidates_text
+from benchmark.report.tables import summary
 from protocols.errors import InputError
 
 log = logging.getLogger("benchmark.ablate")
@@ -68,8 +67,7 @@ def applies(param: str, model: str) -> bool:
     if param == "seq_len":
         return get_model_class(model).uses_seq_len
     if param == "neg_ratio":  # trained with bce: a model whose own losses exclude it is not
-        can_train_with = getattr(get_model_class(model).Params, "can_train_with", None)
-        if can_train_with is not None and not can_train_with("bce"):
+        if not get_model_class(model).can_train_with("bce"):
             return False
     return model_field(param, model) is not None
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.cli import resolve_device
 from benchmark.config import RunConfig
 from benchmark.executors import execute
+from benchmark.experiment import resolve_device
 from benchmark.models import model_config
 from benchmark.records import RunRecord, read_records
 

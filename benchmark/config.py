@@ -1,6 +1,6 @@
 """The run configuration: frozen dataclasses for the data, the protocol and the model, nested in
 `RunConfig`. Each option is declared once, as a field with its help text; the command-line flags
-(`benchmark.cli`) and experiment files are generated from these fields.
+(`benchmark.experiment`) and experiment files are generated from these fields.
 
 Light on purpose (no torch, no model): `benchmark.report` reads records through it.
 """

@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from benchmark import records
-from benchmark.cli import import_plugins
 from benchmark.config import RunConfig
 from benchmark.records import RunRecord
 from protocols.errors import InputError
@@ -40,7 +39,7 @@ class Unit:
 @dataclass(frozen=True)
 class UnitResult:
     unit: Unit
-    outputs: list  # [(record, ranks)] in the order of unit.configs
+    outputs: list  # [(RunRecord, ranks)] in the order of unit.configs
     fitted_model: bytes | None  # the model fitted by this unit (None when it was reused)
 
 
@@ -59,8 +58,7 @@ def model_from_bytes(blob: bytes, device: str):
     import torch
 
     model = torch.load(io.BytesIO(blob), map_location=device, weights_only=False)
-    if hasattr(model, "device_"):
-        model.device_ = torch.device(device)
+    model.to_device(device)
     return model
 
 
@@ -96,8 +94,7 @@ def execute(
             records.write_model(records.model_path(base_path), result.fitted_model)
         for config, (record, ranks) in zip(result.unit.configs, result.outputs, strict=True):
             path = records.record_path(out, config.run_id())
-            records.write_record(path, record, ranks)
-            done.append(RunRecord.from_dict(record, path))
+            done.append(records.write_record(path, record, ranks))
             _log_result(done[-1])
     return done
 
@@ -145,6 +142,7 @@ def _log_result(record: RunRecord) -> None:
 def run_unit(unit: Unit, progress: bool = False, plugins: str = "", prepared=None) -> UnitResult:
     """Fit (or load) the unit's model once, then evaluate each of its configurations.
     `prepared` is the units' `Prepared`; a worker process prepares its own (None)."""
+    from benchmark.models import import_plugins
     from benchmark.pipeline import evaluate_model, fit_model, prepare
 
     import_plugins(plugins)  # a fresh worker process knows only the built-in models

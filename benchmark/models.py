@@ -1,4 +1,5 @@
-"""The model-creation side: every built-in model registered, and a run's model resolved.
+"""The model-creation side: every built-in model registered, plugins imported after them, and
+a run's model resolved.
 
 `model_config` checks the given parameters against the model's `Params` dataclass, fills in the
 defaults and fingerprints the code, so a record always names the parameters and code it ran.
@@ -12,6 +13,7 @@ import hashlib
 import importlib
 import inspect
 import typing
+from collections.abc import Iterable
 from importlib import metadata
 from typing import Any
 
@@ -20,6 +22,7 @@ import seqmodels  # noqa: F401  (registers the sequence models)
 from benchmark.config import ModelConfig, read_value
 from protocols.errors import InputError
 from protocols.registry import (
+    MODELS,
     UnknownModelError,
     create_model,
     get_model_class,
@@ -29,16 +32,29 @@ from protocols.registry import (
 )
 
 __all__ = [
+    "MODELS",
     "UnknownModelError",
     "code_fingerprint",
     "create_model",
     "get_model_class",
+    "import_plugins",
     "list_models",
     "model_config",
     "model_param_fields",
     "param_types",
     "register_model",
 ]
+
+
+def import_plugins(modules: str | Iterable[str]) -> None:
+    """Import plugin modules (their models and losses register on import). The built-in models
+    are registered before, so a plugin may use or subclass one at import time."""
+    names = modules.split(",") if isinstance(modules, str) else modules
+    for module in filter(None, (m.strip() for m in names)):
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise InputError(f"--plugins: cannot import {module!r}: {error}") from None
 
 
 def param_types(name: str) -> dict[str, Any]:
@@ -79,7 +95,7 @@ def _fingerprint(cls: type) -> str:
         version = "unknown"
     digest = hashlib.sha256()
     modules = []
-    named = [importlib.import_module(name) for name in getattr(cls, "code_modules", ())]
+    named = [importlib.import_module(name) for name in cls.code_modules]
     for module in [inspect.getmodule(klass) for klass in cls.__mro__] + named:
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue

@@ -22,6 +22,7 @@ from benchmark import records
 from benchmark.config import DataConfig, RunConfig
 from benchmark.datasets import load_raw
 from benchmark.models import create_model
+from benchmark.records import RunRecord
 from protocols import metrics
 from protocols.beyond_accuracy import summarise_lists
 from protocols.data import fingerprint, to_implicit
@@ -164,8 +165,8 @@ def fit_model(
     epoch's validation; a search uses one to prune hopeless trials).
     """
     model = create_model(config.model.name, **dict(config.model.params))
-    if epoch_hooks and hasattr(model, "epoch_hooks"):
-        model.epoch_hooks = tuple(epoch_hooks)
+    if epoch_hooks:
+        model.set_epoch_hooks(tuple(epoch_hooks))
     start = time.perf_counter()
     model.fit(make_fit_data(config, prepared.data, prepared.split))  # never sees the negatives
     return model, time.perf_counter() - start
@@ -179,7 +180,7 @@ def evaluate_model(
     progress: bool = False,
     reused_from: str | None = None,
     parts: tuple[str, ...] = ("valid", "test"),
-) -> tuple[dict, dict[str, np.ndarray]]:
+) -> tuple[RunRecord, dict[str, np.ndarray]]:
     """Rank valid and test targets with a fitted model; the run record and per-user ranks.
 
     `parts=("valid",)` scores the validation targets only (a search's trials never see test).
@@ -188,29 +189,28 @@ def evaluate_model(
     start = time.perf_counter()
     results = {part: _rank(config, model, prepared, part, progress) for part in parts}
     eval_seconds = time.perf_counter() - start
-    record = {
-        "schema_version": records.SCHEMA_VERSION,
-        "run_id": config.run_id(),
-        "model": config.model.name,
-        "params": dict(config.model.params),
-        "code": config.model.code,
-        "model_info": {"is_baseline": model.is_baseline, "uses_seq_len": model.uses_seq_len},
-        "config": config.to_dict(),
-        "dataset": {**prepared.fingerprint, "stats": data.stats},
-        "protocol": _protocol(config, split),
-        "metrics": _metrics(results, config, pop),
-        "timings": {
+    record = RunRecord(
+        run_id=config.run_id(),
+        model=config.model.name,
+        config=config,
+        is_baseline=model.is_baseline,
+        display_order=model.display_order,
+        uses_seq_len=model.uses_seq_len,
+        dataset={**prepared.fingerprint, "stats": data.stats},
+        protocol=_protocol(config, split),
+        metrics=_metrics(results, config, pop),
+        timings={
             "fit_seconds": fit_seconds,
             "eval_seconds": eval_seconds,
             "peak_rss_mb": _peak_rss_mb(),
             **_cuda_peak(config.device),
         },
-        "device": device_info(config.device),
-        "training": getattr(model, "training_", None),  # per-epoch history of trained models
-        "reused_model_of": reused_from,  # run id whose fitted model was scored (α runs)
-        "environment": records.environment(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+        device=device_info(config.device),
+        environment=records.environment(),
+        created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        training=model.training_,
+        reused_model_of=reused_from,
+    )
     return record, {**_flat_ranks(results), "item_popularity": pop}
 
 
@@ -234,7 +234,7 @@ def _rank(config: RunConfig, model: Recommender, prepared: Prepared, part: str, 
     )
 
 
-def run_one(config: RunConfig, progress: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+def run_one(config: RunConfig, progress: bool = False) -> tuple[RunRecord, dict[str, np.ndarray]]:
     """Fit one model under one configuration and evaluate it on valid and test."""
     prepared = prepare(config)
     model, fit_seconds = fit_model(config, prepared)

@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from benchmark.config import RunConfig
+from protocols.errors import InputError
 
 # 2: beyond-accuracy metrics, estimated_full, alpha, targets in the ranks;
-# 3: nested config (data, protocol, model with resolved parameters and code fingerprint)
-SCHEMA_VERSION = 3
+# 3: nested config (data, protocol, model with resolved parameters and code fingerprint);
+# 4: one typed record (model declarations as fields, no duplicated params or code)
+SCHEMA_VERSION = 4
 FILE_MODE = 0o644  # results are shared with the group, like any file a user writes
 PACKAGES = ("seqrec-bench", "torch", "numpy", "pandas", "scipy", "implicit")
 
@@ -84,12 +86,14 @@ def _git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def write_record(path: Path, record: dict, ranks: dict[str, np.ndarray]) -> None:
-    """Ranks first, then the JSON: a record file exists only when the whole run is on disk."""
+def write_record(path: Path, record: RunRecord, ranks: dict[str, np.ndarray]) -> RunRecord:
+    """Ranks first, then the JSON: a record file exists only when the whole run is on disk.
+    Returns the record as read from there (its ranks found beside it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(ranks_path(path), lambda f: np.savez_compressed(f, **ranks))
-    text = json.dumps(record, indent=2, sort_keys=False, default=_jsonable)
+    text = json.dumps(record.to_dict(), indent=2, sort_keys=False, default=_jsonable)
     _atomic_write(path, lambda f: f.write(text.encode()))
+    return record.replace(path=path)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -134,29 +138,45 @@ def _umask() -> int:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run's record, typed: `record.metric("full", "test", "HR@10")`, `record.config`."""
+    """One run's record: built by the pipeline, written as JSON (`to_dict`) and read back
+    (`from_dict`) through this one class. `record.metric("full", "test", "HR@10")`."""
 
     run_id: str
     model: str
     config: RunConfig
-    params: dict[str, Any]  # every model parameter, defaults included
-    code: str  # the model's code fingerprint ("" for records older than schema 3)
+    is_baseline: bool  # the model's declaration, kept so tables need not import models
+    display_order: int
+    uses_seq_len: bool
     dataset: dict  # name, sha256, users, items, interactions, stats
+    protocol: dict  # the protocol in words and numbers (split, candidates, ties, ...)
     metrics: dict  # metrics[protocol][split][name]
-    path: Path | None = None  # the JSON file it was read from (its ranks lie beside it)
-    raw: dict = field(default_factory=dict, repr=False)  # the whole JSON, for other fields
+    timings: dict  # fit_seconds, eval_seconds, peak_rss_mb (cuda_peak_mb)
+    device: dict  # device, name (threads on the CPU)
+    environment: dict  # python, packages, git commit, platform
+    created: str
+    training: dict | None = None  # per-epoch history of models trained in epochs
+    reused_model_of: str | None = None  # the run whose fitted model was scored (alpha runs)
+    trial: dict | None = None  # a tuning trial's number, value and parameters
+    schema_version: int = SCHEMA_VERSION
+    path: Path | None = field(default=None, compare=False)  # the JSON file it was read from
 
-    def metric(self, protocol: str, split: str, name: str) -> float | None:
-        """A metric's value, or None when the run did not measure it."""
-        return self.metrics.get(protocol, {}).get(split, {}).get(name)
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every model parameter, defaults included."""
+        return dict(self.config.model.params)
+
+    @property
+    def code(self) -> str:
+        """The model's code fingerprint."""
+        return self.config.model.code
 
     @property
     def seed(self) -> int:
         return self.config.seed
 
-    @property
-    def timings(self) -> dict:
-        return self.raw.get("timings", {})
+    def metric(self, protocol: str, split: str, name: str) -> float | None:
+        """A metric's value, or None when the run did not measure it."""
+        return self.metrics.get(protocol, {}).get(split, {}).get(name)
 
     def ranks(self) -> dict[str, np.ndarray]:
         """Per-user ranks saved beside the record (keys like `full.test`, `users.valid`)."""
@@ -164,20 +184,23 @@ class RunRecord:
             raise FileNotFoundError(f"{self.run_id}: record not read from a file")
         return read_ranks(self.path)
 
+    def to_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "path"}
+        out["config"] = self.config.to_dict()
+        return {"schema_version": out.pop("schema_version"), **out}
+
     @classmethod
     def from_dict(cls, d: dict, path: Path | None = None) -> RunRecord:
-        config = RunConfig.from_dict(d["config"])
-        return cls(
-            run_id=d["run_id"],
-            model=d["model"],
-            config=config,
-            params=d.get("params") or dict(config.model.params),
-            code=d.get("code", config.model.code),
-            dataset=d["dataset"],
-            metrics=d["metrics"],
-            path=Path(path) if path else None,
-            raw=d,
-        )
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            where = f"{path}: " if path else ""
+            raise InputError(
+                f"{where}a run record of schema {version}, not {SCHEMA_VERSION}: written by an "
+                f"older seqrec-bench (see CHANGELOG.md); run it again to replace it"
+            )
+        names = {f.name for f in dataclasses.fields(cls)} - {"path", "config"}
+        values = {k: v for k, v in d.items() if k in names}
+        return cls(**values, config=RunConfig.from_dict(d["config"]), path=path and Path(path))
 
     def replace(self, **changes: Any) -> RunRecord:
         return dataclasses.replace(self, **changes)

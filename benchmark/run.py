@@ -9,17 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmark.cli import (
-    OneLineParser,
+from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.executors import execute
+from benchmark.experiment import (
     add_run_options,
     configs_from_values,
     early_options,
-    guarded,
     merged,
     plugin_list,
-    setup_logging,
 )
-from benchmark.executors import execute
 
 
 def parser(prog: str = "python -m benchmark.run") -> OneLineParser:

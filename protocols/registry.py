@@ -1,61 +1,103 @@
-"""The model registry: a name -> class table filled by the `@register_model` decorator.
-
-It lives beside the contract so that model packages depend only on `protocols`;
-`benchmark.models` imports every built-in model package and resolves a run's model.
+"""One registry mechanism for every name -> thing table: models, losses, data sets (and any
+later one). A name is registered once; an unknown name lists the known ones and suggests the
+closest. The model registry lives here, beside the contract, so model packages depend only on
+`protocols`; `benchmark.models` imports the built-in models and resolves a run's model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar
 
 from protocols.errors import InputError
 from protocols.interface import Recommender
 
-_MODELS: dict[str, type[Recommender]] = {}
+T = TypeVar("T")
 
 
-class UnknownModelError(InputError, KeyError):
-    """An unregistered model name (still a KeyError for lookups that expect one)."""
+class UnknownNameError(InputError, KeyError):
+    """A name no registry entry has (still a KeyError for lookups that expect one)."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
 
 
-def register_model(name: str) -> Callable[[type[Recommender]], type[Recommender]]:
-    """Class decorator: `@register_model("gru")`. A name can be registered once."""
-
-    def add(cls: type[Recommender]) -> type[Recommender]:
-        if name in _MODELS:
-            raise ValueError(f"model name {name!r} is already registered by {_MODELS[name]!r}")
-        if not (isinstance(cls, type) and issubclass(cls, Recommender)):
-            raise TypeError(f"{cls!r} must subclass protocols.interface.Recommender")
-        if not dataclasses.is_dataclass(cls.Params):
-            raise TypeError(f"{cls.__name__}.Params must be a dataclass")
-        cls.name = name
-        _MODELS[name] = cls
-        return cls
-
-    return add
+UnknownModelError = UnknownNameError  # the name older code and plugins catch
 
 
-def list_models(pattern: str | None = None) -> list[str]:
-    """Registered names, sorted; `pattern` keeps the names containing it."""
-    return sorted(n for n in _MODELS if pattern is None or pattern in n)
+class Registry(Generic[T]):
+    """`name -> entry`, filled by `add` or the `register(name)` class decorator.
+
+    `kind` names the entries in messages ("model", "loss"); `hint` ends the unknown-name
+    message (how to add one); `check(name, entry)` may refuse an entry with a TypeError.
+    """
+
+    def __init__(
+        self, kind: str, hint: str = "", check: Callable[[str, T], None] | None = None
+    ) -> None:
+        self.kind, self.hint, self.check = kind, hint, check
+        self.entries: dict[str, T] = {}
+
+    def add(self, name: str, entry: T) -> T:
+        if name in self.entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered ({self.entries[name]!r})")
+        if self.check is not None:
+            self.check(name, entry)
+        self.entries[name] = entry
+        return entry
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Class decorator: `@MODELS.register("gru")`; the class gets `name`."""
+
+        def add(cls: T) -> T:
+            self.add(name, cls)
+            cls.name = name  # type: ignore[attr-defined]
+            return cls
+
+        return add
+
+    def get(self, name: str) -> T:
+        if name not in self.entries:
+            close = difflib.get_close_matches(name, list(self.entries), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            known = ", ".join(self.entries) or "none"
+            extra = f" ({self.hint})" if self.hint else ""
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}; known: {known}{extra}")
+        return self.entries[name]
+
+    __getitem__ = get
+
+    def names(self, pattern: str | None = None) -> list[str]:
+        """Registered names, sorted; `pattern` keeps the names containing it."""
+        return sorted(n for n in self.entries if pattern is None or pattern in n)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.entries
+
+    def __iter__(self) -> Iterator[str]:  # in registration order
+        return iter(self.entries)
+
+    def values(self) -> list[T]:
+        return list(self.entries.values())
 
 
-def get_model_class(name: str) -> type[Recommender]:
-    if name not in _MODELS:
-        known = ", ".join(list_models()) or "none"
-        close = difflib.get_close_matches(name, list(_MODELS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UnknownModelError(
-            f"unknown model {name!r}{hint}; known models: {known} "
-            "(a model of your own registers when its module is imported: --plugins MODULE)"
-        )
-    return _MODELS[name]
+def _check_model(name: str, cls: Any) -> None:
+    if not (isinstance(cls, type) and issubclass(cls, Recommender)):
+        raise TypeError(f"{cls!r} must subclass protocols.interface.Recommender")
+    if not dataclasses.is_dataclass(cls.Params):
+        raise TypeError(f"{cls.__name__}.Params must be a dataclass")
+
+
+MODELS: Registry[type[Recommender]] = Registry(
+    "model",
+    "a model of your own registers when its module is imported: --plugins MODULE",
+    _check_model,
+)
+register_model = MODELS.register
+get_model_class = MODELS.get
+list_models = MODELS.names
 
 
 def model_param_fields(name: str) -> dict[str, dataclasses.Field]:

@@ -144,9 +144,21 @@ class SequenceModel(Recommender):
     # fingerprint hashes them too, so a changed trainer never reuses an old record).
     code_modules = ("seqmodels.train", "seqmodels.losses", "seqmodels.dropout")
     search_space = TRAIN_SPACE
-    # Called as hook(model, entry) after each epoch's validation, e.g. by bench scripts that
-    # measure time to accuracy; they observe training and never steer it.
+    # Called as hook(model, entry) after each epoch's validation (a search's pruner, bench
+    # scripts timing accuracy); they observe training and never steer it.
     epoch_hooks: tuple = ()
+
+    @classmethod
+    def can_train_with(cls, loss: str) -> bool:
+        return cls.Params.can_train_with(loss)
+
+    def set_epoch_hooks(self, hooks: tuple) -> None:
+        self.epoch_hooks = tuple(hooks)
+
+    def to_device(self, device: str) -> None:
+        self.device_ = torch.device(device)
+        if hasattr(self, "net_"):
+            self.net_.to(self.device_)
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         raise NotImplementedError

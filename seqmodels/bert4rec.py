@@ -88,6 +88,8 @@ def mask_items(sequences: torch.Tensor, prob: float) -> tuple[torch.Tensor, torc
 class BERT4Rec(SequenceModel):
     """Bidirectional Transformer over item sequences, trained to fill in hidden items."""
 
+    display_order = 50
+
     Params = BERT4RecParams
     # every emb_dim of the space is divisible by every head count
     search_space = {

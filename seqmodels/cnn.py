@@ -77,6 +77,8 @@ class CNNEncoder(nn.Module):
 class NextItNet(SequenceModel):
     """NextItNet (Yuan et al. 2019): dilated causal convolutions over item embeddings."""
 
+    display_order = 20
+
     Params = CNNParams
     search_space = {**TRAIN_SPACE, "kernel": Choice((2, 3, 5)), "blocks": Int(1, 3)}
 

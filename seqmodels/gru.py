@@ -47,6 +47,8 @@ class GRUEncoder(nn.Module):
 class GRU4Rec(SequenceModel):
     """GRU4Rec (Hidasi et al. 2016) with a shared item embedding for input and output."""
 
+    display_order = 30
+
     Params = GRUParams
     search_space = {**TRAIN_SPACE, "hidden": Choice((64, 128, 256)), "layers": Int(1, 3)}
 

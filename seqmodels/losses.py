@@ -21,43 +21,19 @@ way and selects it with `--loss NAME`. The settings a loss reads (`neg_ratio`, `
 
 from __future__ import annotations
 
-import difflib
 import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from protocols.errors import InputError
+from protocols.registry import Registry
 
-_LOSSES: dict[str, type] = {}
+LOSSES: Registry[type] = Registry("loss", "a plugin registers one with @register_loss(NAME)")
 SAMPLERS = ("uniform", "popularity")
-
-
-def register_loss(name: str):
-    """Class decorator: make a loss selectable as `--loss name`. Duplicates are an error."""
-
-    def add(cls: type) -> type:
-        if name in _LOSSES:
-            raise ValueError(f"loss {name!r} is already registered ({_LOSSES[name].__name__})")
-        cls.name = name
-        _LOSSES[name] = cls
-        return cls
-
-    return add
-
-
-def list_losses() -> list[str]:
-    return sorted(_LOSSES)
-
-
-def loss_class(name: str) -> type:
-    """The registered class of `name`; an unknown name lists the known ones."""
-    if name not in _LOSSES:
-        close = difflib.get_close_matches(name, _LOSSES, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise InputError(f"unknown loss {name!r}{hint}; known: {', '.join(list_losses())}")
-    return _LOSSES[name]
+register_loss = LOSSES.register  # class decorator: `--loss name` selects the class
+list_losses = LOSSES.names
+loss_class = LOSSES.get  # an unknown name lists the known ones
 
 
 def create_loss(name: str, params, n_items: int, popularity: np.ndarray):

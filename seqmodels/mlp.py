@@ -52,6 +52,8 @@ class MLPEncoder(nn.Module):
 class WindowMLP(SequenceModel):
     """A multi-layer perceptron over a fixed window of recent items."""
 
+    display_order = 10  # simplest first
+
     Params = MLPParams
     search_space = {**TRAIN_SPACE, "hidden": Choice((64, 128, 256)), "layers": Int(0, 3)}
 

@@ -55,6 +55,8 @@ class SASRecEncoder(nn.Module):
 class SASRec(SequenceModel):
     """Transformer blocks with a causal mask and learned positions."""
 
+    display_order = 40
+
     Params = SASRecParams
     # every emb_dim of the space is divisible by every head count
     search_space = {**TRAIN_SPACE, "blocks": Int(1, 3), "heads": Choice((1, 2, 4))}

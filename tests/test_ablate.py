@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark import ablate, records, report, run
+from benchmark import ablate, records, run
 from benchmark.models import list_models
+from benchmark.report import command as report
 from protocols import registry
 
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=5"
@@ -56,7 +57,7 @@ def _argv(out, *extra):
 def plugin(tmp_path, monkeypatch):
     (tmp_path / "counted_plugin.py").write_text(PLUGIN)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    monkeypatch.setattr(registry.MODELS, "entries", dict(registry.MODELS.entries))
     fit_log = tmp_path / "fits.log"
     monkeypatch.setenv("FIT_LOG", str(fit_log))
     yield fit_log
@@ -96,8 +97,8 @@ def test_alpha_grid_fits_each_model_once_and_alpha_zero_is_the_plain_run(tmp_pat
     assert ablate.main([*argv, "--plugins", "counted_plugin"]) == 0
     assert _fits(plugin) == ["8", "8"]  # one fit for the plain run, one for the whole grid
     recs = {r.config.protocol.alpha: r for r in records.read_records(out)}
-    assert recs[0.0].raw["reused_model_of"] is None and recs[2.0].raw["reused_model_of"]
-    assert recs[2.0].raw["timings"]["fit_seconds"] == 0.0
+    assert recs[0.0].reused_model_of is None and recs[2.0].reused_model_of
+    assert recs[2.0].timings["fit_seconds"] == 0.0
     plain_rec = records.read_records(plain)[0]
     assert plain_rec.run_id == recs[0.0].run_id
     a = records.read_ranks(records.record_path(plain, plain_rec.run_id))
@@ -124,13 +125,13 @@ def test_killed_ablation_resumes_with_only_the_missing_points(tmp_path, plugin):
     env = {**os.environ, "PYTHONPATH": f"{plugin.parent}{os.pathsep}{ROOT}"}
     killed = subprocess.run(argv, env={**env, "KILL_AT_EMB_DIM": "16"}, capture_output=True)
     assert killed.returncode != 0
-    done = {r.params["emb_dim"]: r.raw["created"] for r in records.read_records(out)}
+    done = {r.params["emb_dim"]: r.created for r in records.read_records(out)}
     assert sorted(done) == [2, 4]
     assert not list((out / "runs").glob(".*.tmp"))  # nothing half-written
     finished = subprocess.run(argv, env=env, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert _fits(plugin) == ["2", "4", "16", "32"]  # 2 and 4 were not fitted again
-    again = {r.params["emb_dim"]: r.raw["created"] for r in records.read_records(out)}
+    again = {r.params["emb_dim"]: r.created for r in records.read_records(out)}
     assert sorted(again) == [2, 4, 16, 32]
     assert all(again[v] == done[v] for v in (2, 4))
     assert (out / "ablation.png").exists()

@@ -1,4 +1,5 @@
-"""Dependencies point one way: protocols <- baselines, seqmodels <- benchmark."""
+"""Dependencies point one way: protocols <- baselines, seqmodels <- benchmark; inside
+`benchmark` no module imports itself back, `__main__` modules and entry blocks included."""
 
 import ast
 from pathlib import Path
@@ -12,72 +13,73 @@ ALLOWED = {
     "seqmodels": {"protocols", "seqmodels"},
     "benchmark": {"protocols", "baselines", "seqmodels", "benchmark"},
 }
+PACKAGES = {"datasets", "tune", "report"}  # benchmark's packages: data, tuning, reporting
 
 
-def _imports(path: Path) -> set[str]:
+def _modules(package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of `package` (a package is its __init__)."""
+    out = {}
+    for path in sorted((ROOT / package).rglob("*.py")):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _imported(path: Path) -> set[str]:
+    """Dotted names a file imports, at any depth (function-level imports and entry blocks too);
+    `from a.b import c` names a.b.c as well, in case c is a module."""
     names = set()
-    tree = ast.parse(path.read_text())
-    # A `python -m` entry block runs as module __main__, not as this module: it makes no cycle.
-    tree.body = [node for node in tree.body if not _is_main_block(node)]
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names.update(a.name.split(".")[0] for a in node.names)
+            names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
     return names
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
 def test_imports_point_one_way(package):
-    for path in (ROOT / package).glob("*.py"):
-        ours = _imports(path) & set(ALLOWED)
-        assert ours <= ALLOWED[package], f"{path.name} imports {ours - ALLOWED[package]}"
+    for module, path in _modules(package).items():
+        ours = {name.split(".")[0] for name in _imported(path)} & set(ALLOWED)
+        assert ours <= ALLOWED[package], f"{module} imports {ours - ALLOWED[package]}"
 
 
 def test_implicit_is_imported_only_where_it_is_wrapped():
     users = {
-        p.name for pkg in ALLOWED for p in (ROOT / pkg).glob("*.py") if "implicit" in _imports(p)
+        module
+        for package in ALLOWED
+        for module, path in _modules(package).items()
+        if "implicit" in {name.split(".")[0] for name in _imported(path)}
     }
-    assert users <= {"itemknn.py", "mf.py"}
-
-
-def _benchmark_imports(path: Path) -> set[str]:
-    """Modules of `benchmark` that a file imports, at any depth (function-level imports too)."""
-    names = set()
-    tree = ast.parse(path.read_text())
-    # A `python -m` entry block runs as module __main__, not as this module: it makes no cycle.
-    tree.body = [node for node in tree.body if not _is_main_block(node)]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("benchmark"):
-            if node.module == "benchmark":
-                names.update(a.name for a in node.names)
-            else:
-                names.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            names.update(
-                a.name.split(".")[1] for a in node.names if a.name.startswith("benchmark.")
-            )
-    return names
-
-
-def _is_main_block(node: ast.stmt) -> bool:
-    test = node.test if isinstance(node, ast.If) else None
-    return (
-        isinstance(test, ast.Compare)
-        and isinstance(test.left, ast.Name)
-        and test.left.id == "__name__"
-        and isinstance(test.comparators[0], ast.Constant)
-        and test.comparators[0].value == "__main__"
-    )
+    assert users <= {"baselines.itemknn", "baselines.mf"}
 
 
 def test_benchmark_has_no_import_cycle():
-    graph = {p.stem: _benchmark_imports(p) for p in (ROOT / "benchmark").glob("*.py")}
+    modules = _modules("benchmark")
+    graph = {m: sorted(_imported(p) & set(modules) - {m}) for m, p in modules.items()}
+    # `from benchmark.x import y` names both; keep the module actually reached (y when it is one)
+    graph = {m: [n for n in deps if not any(d.startswith(n + ".") for d in deps)]
+             for m, deps in graph.items()}  # fmt: skip
+    done: set[str] = set()
 
     def visit(module, trail):
         assert module not in trail, " -> ".join([*trail, module])
-        for child in graph.get(module, ()):
+        if module in done:
+            return
+        for child in graph[module]:
             visit(child, (*trail, module))
+        done.add(module)
 
     for module in graph:
         visit(module, ())
+
+
+def test_benchmark_top_level_is_the_run_core_and_three_packages():
+    folder = ROOT / "benchmark"
+    packages = {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
+    modules = [p.stem for p in folder.glob("*.py") if p.stem != "__init__"]
+    assert packages == PACKAGES
+    assert len(modules) <= 10, sorted(modules)

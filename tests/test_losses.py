@@ -14,7 +14,7 @@ from benchmark.models import create_model
 from protocols.errors import InputError
 from seqmodels.base import TrainParams
 from seqmodels.losses import (
-    _LOSSES,
+    LOSSES,
     SampledSoftmax,
     create_loss,
     list_losses,
@@ -87,7 +87,7 @@ def test_a_plugin_loss_is_one_class_and_one_decorator(fit_data):
         model = create_model("sasrec", **QUICK, loss="test-hinge").fit(fit_data)
         assert calls and model.training_["best_valid_NDCG@10"] > 0
     finally:
-        del _LOSSES["test-hinge"]
+        del LOSSES.entries["test-hinge"]
 
 
 def _sampler(n_items, sampler, k, popularity):

@@ -1,21 +1,26 @@
 """End to end: the command line on synthetic data, records, resume, plugins and reports."""
 
 import json
+import os
 import re
+import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
 
-from benchmark import records, report, run
+from benchmark import records, run
 from benchmark.api import build_config, run_configs
 from benchmark.pipeline import load_data, prepare
+from benchmark.report import command as report
 from protocols import registry
 from protocols.interface import Recommender
 
+ROOT = Path(__file__).resolve().parents[1]
 SYNTH = "synthetic:n_users=200,n_items=120,n_clusters=8,mean_length=20,seed=3"
 
 
@@ -41,10 +46,10 @@ def test_run_writes_complete_records(tmp_path):
     recs = records.read_records(tmp_path / "out")
     assert sorted(r.model for r in recs) == ["itemknn", "pop"]
     rec = recs[0]
+    written = json.loads(records.record_path(tmp_path / "out", rec.run_id).read_text())
     for key in (
         "schema_version",
         "run_id",
-        "params",
         "config",
         "dataset",
         "protocol",
@@ -52,15 +57,17 @@ def test_run_writes_complete_records(tmp_path):
         "timings",
         "device",
         "environment",
-        "code",
+        "is_baseline",
+        "display_order",
     ):
-        assert key in rec.raw
+        assert key in written
+    assert records.RunRecord.from_dict(written) == rec.replace(path=None)  # one class both ways
     assert rec.config.model.code == rec.code and rec.config.device == "cpu"
     for protocol in ("sampled", "full"):
         for part in ("valid", "test"):
             assert 0.0 <= rec.metrics[protocol][part]["HR@10"] <= 1.0
             assert rec.metrics[protocol][part]["Recall@10"] == rec.metrics[protocol][part]["HR@10"]
-    assert rec.raw["protocol"]["ties"].startswith("pessimistic")
+    assert rec.protocol["ties"].startswith("pessimistic")
     assert rec.dataset["sha256"] and rec.dataset["users"] > 0
     ranks = records.read_ranks(records.record_path(tmp_path / "out", rec.run_id))
     assert ranks["full.test"].shape == (rec.metrics["full"]["test"]["users"], 1)
@@ -125,7 +132,7 @@ class _FitSpy(Recommender):
 def test_a_model_learns_from_the_training_part_only(tmp_path, monkeypatch):
     """Under leave-one-out FitData.train is each history without its last two events (the
     validation and test targets), and the stored item popularity counts those events only."""
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    monkeypatch.setattr(registry.MODELS, "entries", dict(registry.MODELS.entries))
     registry.register_model("fit-spy")(_FitSpy)
     monkeypatch.setattr(_FitSpy, "seen", [])
     assert _run(tmp_path, "--models", "fit-spy", "--split", "loo") == 0
@@ -187,7 +194,9 @@ def test_plugin_model_runs_through_the_protocol(tmp_path, monkeypatch):
     ''')
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))  # forget it afterwards
+    monkeypatch.setattr(
+        registry.MODELS, "entries", dict(registry.MODELS.entries)
+    )  # forget it afterwards
     assert (
         _run(
             tmp_path,
@@ -203,6 +212,30 @@ def test_plugin_model_runs_through_the_protocol(tmp_path, monkeypatch):
     rec = records.read_records(tmp_path / "out")[0]
     assert rec.model == "plugin-last-item" and rec.params == {"bonus": 2.0}
     sys.modules.pop("my_plugin_model", None)
+
+
+@pytest.mark.slow
+def test_a_plugin_may_use_a_built_in_model_at_import_time(tmp_path):
+    # a fresh process, as a user starts it: the plugin is imported before any model was used
+    (tmp_path / "pop_plugin.py").write_text(
+        textwrap.dedent("""
+        from protocols.registry import create_model, get_model_class, register_model
+
+        create_model("pop")  # built-ins are registered before plugins are imported
+
+        @register_model("plugin-pop")
+        class PluginPop(get_model_class("pop")):
+            pass
+        """)
+    )
+    command = [sys.executable, "-m", "benchmark.run", "--dataset", SYNTH, "--models",
+               "plugin-pop", "--plugins", "pop_plugin", "--seq-len", "10", "--num-negatives",
+               "40", "--out",
+               str(tmp_path / "out"), "--device", "cpu"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert records.read_records(tmp_path / "out")[0].model == "plugin-pop"
 
 
 def test_report_renders_all_formats(tmp_path, capsys):
@@ -232,10 +265,7 @@ def test_record_json_is_plain_json(tmp_path):
 def test_temporal_split_runs(tmp_path, split):
     assert _run(tmp_path, "--models", "pop", "--split", split) == 0
     rec = records.read_records(tmp_path / "out")[0]
-    assert (
-        rec.raw["protocol"]["split"] == "temporal"
-        and "cutoff_timestamp" in rec.raw["protocol"]["split_info"]
-    )
+    assert rec.protocol["split"] == "temporal" and "cutoff_timestamp" in rec.protocol["split_info"]
 
 
 def test_records_hold_beyond_accuracy_estimates_and_analysis_inputs(tmp_path):
@@ -321,12 +351,12 @@ class Bias(Recommender):
 @pytest.fixture
 def bias_plugin(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))
+    monkeypatch.setattr(registry.MODELS, "entries", dict(registry.MODELS.entries))
 
     def write(bias: str) -> None:
         (tmp_path / "bias_plugin.py").write_text(PLUGIN.replace("BIAS", bias))
         sys.modules.pop("bias_plugin", None)
-        registry._MODELS.pop("plugin-bias", None)
+        registry.MODELS.entries.pop("plugin-bias", None)
 
     yield write
     sys.modules.pop("bias_plugin", None)

@@ -151,7 +151,7 @@ def test_pipeline_records_the_policy_and_trains_under_it(tmp_path, repeats):
         ks=(5,),
     )
     record, _ = run_one(config)
-    assert record["protocol"]["repeats"] == repeats
-    assert record["config"]["data"]["repeats"] == repeats
-    dropped = record["dataset"]["stats"].get("repeats_dropped", 0)
+    assert record.protocol["repeats"] == repeats
+    assert record.config.data.repeats == repeats
+    dropped = record.dataset["stats"].get("repeats_dropped", 0)
     assert (dropped > 0) == (repeats == "first")

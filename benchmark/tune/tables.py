@@ -12,9 +12,9 @@ from pathlib import Path
 from tabulate import tabulate
 
 from benchmark import records
-from benchmark.render import escape
-from benchmark.report import summary
-from benchmark.significance import TEST_NAME, compare_to, holm
+from benchmark.report.render import escape
+from benchmark.report.significance import TEST_NAME, compare_to, holm
+from benchmark.report.tables import summary
 
 TEST_COLUMNS = ("full:NDCG@10", "full:HR@10", "sampled:NDCG@10")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.readers import to_clock
+from benchmark.datasets.files import to_clock
 from protocols.errors import InputError
 
 Row = tuple  # (line number, user, item, timestamp text or number[, rating])
@@ -91,7 +91,7 @@ def read_lastfm_1k(path: Path) -> pd.DataFrame:
     return _table(path, columns=[0, 3, 1], expected=6)
 
 
-READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+DUMP_READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "amazon": read_amazon,
     "steam": read_steam,
     "yelp": read_yelp,

@@ -13,7 +13,7 @@ import numpy as np
 
 from benchmark import records
 from benchmark.records import RunRecord
-from benchmark.render import Summary, Table
+from benchmark.report.render import Summary, Table
 from protocols import metrics
 from protocols.errors import InputError
 from protocols.popularity import popularity_bands, short_head

@@ -15,7 +15,7 @@ from protocols.data import fingerprint, to_implicit
 from protocols.errors import InputError
 from protocols.split import make_split
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +99,7 @@ def test_atomic_keeps_ratings_and_float_seconds(tmp_path):
 def test_same_events_same_metrics_in_every_format(events, tmp_path):
     specs = write_all(events, tmp_path)
     base = build_config("itemknn", seq_len=5, num_negatives=20, ks=(5, 10))
-    metrics = {
-        kind: run_one(base.replace(dataset=spec))[0]["metrics"] for kind, spec in specs.items()
-    }
+    metrics = {kind: run_one(base.replace(dataset=spec))[0].metrics for kind, spec in specs.items()}
     first = metrics.pop("csv")
     assert first["full"]["test"]["users"] > 30
     for kind, other in metrics.items():

@@ -1,6 +1,6 @@
 """Where the searches in a tuning folder stand, read-only (safe while `benchmark.tune` runs).
 
-    python -m benchmark.tune_status results/tuning/ml-1m-r4
+    python -m benchmark.tune.status results/tuning/ml-1m-r4
 
 Per model: trials finished, pruned, running and failed (failed ones never count), the best
 validation value so far and its trial, the default's value and the wall time its trials ran.
@@ -16,8 +16,8 @@ from pathlib import Path
 import optuna
 from tabulate import tabulate
 
-from benchmark import search
-from benchmark.cli import OneLineParser, guarded
+from benchmark.commands import OneLineParser, guarded
+from benchmark.tune import search
 from protocols.errors import InputError
 
 State = search.TrialState
@@ -62,7 +62,7 @@ def status_rows(out: str | Path) -> list[list]:
 
 @guarded
 def main(argv: list[str] | None = None) -> int:
-    p = OneLineParser(prog="python -m benchmark.tune_status", description=__doc__)
+    p = OneLineParser(prog="python -m benchmark.tune.status", description=__doc__)
     p.add_argument("out", help="the OUT folder of benchmark.tune")
     args = p.parse_args(argv)
     print(tabulate(status_rows(args.out), HEADERS, tablefmt="github", disable_numparse=True))

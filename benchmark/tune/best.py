@@ -1,6 +1,7 @@
-"""The parameters a finished `benchmark.tune` chose, read from OUT/best.json.
+"""OUT/best.json, written and read here: per model the chosen parameters, the budget, the space
+and the test runs of a finished `benchmark.tune`.
 
-Light on purpose (no optuna, no torch): `benchmark.cli` reads it for `--tuned OUT`.
+Light on purpose (no optuna, no torch): `benchmark.experiment` reads it for `--tuned OUT`.
 """
 
 from __future__ import annotations
@@ -9,9 +10,28 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmark import records
 from protocols.errors import InputError
 
 BEST = "best.json"
+
+
+def read_best(out: str | Path) -> dict:
+    """OUT/best.json, or an empty one ({"models": {}}) before the first study finished."""
+    path = Path(out) / BEST
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+def write_best(out: str | Path, best: dict) -> None:
+    records.write_text(Path(out) / BEST, json.dumps(best, indent=2))
+
+
+def forget(out: str | Path, models: set[str]) -> None:
+    """Drop the entries of `models` from OUT/best.json (their searches are being discarded)."""
+    best = read_best(out)
+    if models & set(best["models"]):
+        best["models"] = {k: v for k, v in best["models"].items() if k not in models}
+        write_best(out, best)
 
 
 def tuned_params(out: str | Path) -> dict[str, dict[str, Any]]:

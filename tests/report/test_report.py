@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 from scipy.stats import wilcoxon
 
-from benchmark import records, report
+from benchmark import records
 from benchmark.config import ModelConfig, RunConfig
-from benchmark.significance import holm, paired_p_value
+from benchmark.report import command, tables
+from benchmark.report.significance import holm, paired_p_value
 from protocols import metrics
 from protocols.errors import InputError
+
+ORDER = {"pop": 10, "itemknn": 30, "gru": 30, "sasrec": 40}  # as the models declare it
 
 
 def _record(
@@ -32,27 +35,26 @@ def _record(
     config = RunConfig(model=ModelConfig(model, (), (), code), seed=seed)
     config = config.replace(**{"seq_len": 10, **options})
     setting = "".join(f"-{k}={v}" for k, v in sorted(options.items()))
-    record = {
-        "run_id": f"{dataset}-{model}-{seed}{setting}",  # like a real id: one per set-up
-        "model": model,
-        "params": {},
-        "code": code,
-        "model_info": {"is_baseline": model in ("pop", "itemknn")},
-        "config": config.to_dict(),
-        "dataset": {
-            "name": dataset,
-            "sha256": "x",
-            "users": 300,
-            "items": 90,
-            "interactions": 1,
-        },
-        "metrics": {
+    record = records.RunRecord(
+        run_id=f"{dataset}-{model}-{seed}{setting}",  # like a real id: one per set-up
+        model=model,
+        config=config,
+        is_baseline=model in ("pop", "itemknn"),
+        display_order=ORDER.get(model, 1000),
+        uses_seq_len=False,
+        dataset={"name": dataset, "sha256": "x", "users": 300, "items": 90, "interactions": 1},
+        protocol={},
+        metrics={
             "full": {"test": metrics.summarise(ranks, (10,))},
             "sampled": {"test": metrics.summarise(ranks // 10, (10,))},
             "estimated_full": {"test": metrics.summarise(ranks + 1, (10,))},
         },
-    }
-    path = records.record_path(out, record["run_id"])
+        timings={},
+        device={},
+        environment={},
+        created="",
+    )
+    path = records.record_path(out, record.run_id)
     records.write_record(path, record, {"users.test": users, "full.test": ranks})
 
 
@@ -75,7 +77,7 @@ def test_users_are_paired_by_id_not_by_position(tmp_path):
     gru = np.maximum(pop[users] - rng.integers(0, 3, size=240), 0)  # each user a little better
     _record(tmp_path, "pop", pop)
     _record(tmp_path, "gru", gru, users=users)
-    report.write_tables(tmp_path, ("full:NDCG@10",), "test")
+    tables.write_tables(tmp_path, ("full:NDCG@10",), "test")
     (row,) = (r for r in csv.DictReader((tmp_path / "table.csv").open()) if r["model"] == "gru")
     pop_ndcg = metrics.per_user(pop[:, None], (10,))["NDCG@10"]
     gru_ndcg = metrics.per_user(gru[:, None], (10,))["NDCG@10"]
@@ -101,7 +103,7 @@ def hand_made_runs(tmp_path):
 
 
 def test_marker_for_a_clearly_better_model_and_not_for_an_identical_one(hand_made_runs):
-    text = report.write_tables(hand_made_runs, ("full:NDCG@10",), "test")
+    text = tables.write_tables(hand_made_runs, ("full:NDCG@10",), "test")
     lines = {
         line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")
     }
@@ -112,7 +114,7 @@ def test_marker_for_a_clearly_better_model_and_not_for_an_identical_one(hand_mad
 
 
 def test_latex_is_a_booktabs_table_with_bold_best(hand_made_runs):
-    report.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
+    tables.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
     tex = (hand_made_runs / "table.tex").read_text()
     for needed in (
         "\\begin{table}",
@@ -128,9 +130,9 @@ def test_latex_is_a_booktabs_table_with_bold_best(hand_made_runs):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
 def test_latex_compiles(hand_made_runs, tmp_path):
-    report.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
-    tables = [hand_made_runs / f"{name}.tex" for name in ("table", "sampled_vs_full")]
-    body = "\n".join(p.read_text() for p in tables)
+    tables.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
+    files = [hand_made_runs / f"{name}.tex" for name in ("table", "sampled_vs_full")]
+    body = "\n".join(p.read_text() for p in files)
     assert "\\resizebox" in body  # the wide sampled-vs-full table is scaled
     doc = tmp_path / "doc.tex"
     doc.write_text(
@@ -149,9 +151,9 @@ def test_latex_compiles(hand_made_runs, tmp_path):
 
 
 def test_tidy_csv_sample_std_declared_order_and_file_mode(hand_made_runs):
-    report.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
+    tables.write_tables(hand_made_runs, ("full:HR@10", "full:NDCG@10"), "test")
     rows = list(csv.DictReader((hand_made_runs / "table.csv").open()))
-    assert list(rows[0]) == report.TIDY_HEADER
+    assert list(rows[0]) == tables.TIDY_HEADER
     assert [r["model"] for r in rows[::2]] == ["pop", "itemknn", "gru", "sasrec"]  # baselines first
     gru = next(r for r in rows if r["model"] == "gru" and r["metric"] == "NDCG@10")
     values = [
@@ -174,7 +176,7 @@ def _umask():
 
 
 def test_latex_numbers_right_aligned_best_bold_second_underlined(hand_made_runs):
-    report.write_tables(hand_made_runs, ("full:NDCG@10",), "test")
+    tables.write_tables(hand_made_runs, ("full:NDCG@10",), "test")
     tex = (hand_made_runs / "table.tex").read_text()
     assert "\\begin{tabular}{lr}" in tex
     assert "gru* & \\textbf{" in tex and "\\underline{" in tex
@@ -186,7 +188,7 @@ def test_several_folders_give_data_sets_as_column_groups(tmp_path):
         for model in ("pop", "gru"):
             ranks = rng.integers(0, 40, size=100) + shift
             _record(tmp_path / name, model, ranks, dataset=f"data-{name}")
-    text = report.write_tables([tmp_path / "a", tmp_path / "b"], ("full:HR@10",), "test")
+    text = tables.write_tables([tmp_path / "a", tmp_path / "b"], ("full:HR@10",), "test")
     assert "data-a full:HR@10" in text and "data-b full:HR@10" in text
     tex = (tmp_path / "a" / "table.tex").read_text()
     assert "\\multicolumn{1}{c}{data-a}" in tex and "\\cmidrule" in tex
@@ -201,7 +203,7 @@ def test_a_mark_holds_for_its_own_data_set_only(tmp_path):
     for name, gru in (("a", better), ("b", base)):  # gru wins on data-a, ties pop on data-b
         _record(tmp_path / name, "pop", base, dataset=f"data-{name}")
         _record(tmp_path / name, "gru", gru, dataset=f"data-{name}")
-    text = report.write_tables([tmp_path / "a", tmp_path / "b"], ("full:NDCG@10",), "test")
+    text = tables.write_tables([tmp_path / "a", tmp_path / "b"], ("full:NDCG@10",), "test")
     row = next(line for line in text.splitlines() if line.startswith("| gru"))  # main table
     cells = [c.strip() for c in row.split("|")[1:-1]]
     assert cells[0] == "gru" and cells[1].endswith("***")  # bold, then the mark
@@ -215,7 +217,7 @@ def test_runs_of_other_options_are_never_pooled_and_a_run_counts_once(tmp_path):
     _record(tmp_path, "pop", ranks)
     _record(tmp_path, "pop", ranks + 5, repeats="keep")
     _record(tmp_path, "pop", ranks + 9, seq_len=20)
-    report.write_tables([tmp_path, tmp_path], ("full:HR@10",), "test")
+    tables.write_tables([tmp_path, tmp_path], ("full:HR@10",), "test")
     text = (tmp_path / "table.md").read_text()
     assert text.count("| pop ") == 3 and "±" not in text  # three tables of one run each
     for words in ("repeats first, input length 10", "repeats keep", "input length 20"):
@@ -225,7 +227,7 @@ def test_runs_of_other_options_are_never_pooled_and_a_run_counts_once(tmp_path):
 
 
 def test_only_accuracy_columns_are_ranked(hand_made_runs):
-    report.write_tables(hand_made_runs, ("full:ARP@10", "full:HR@10"), "test")
+    tables.write_tables(hand_made_runs, ("full:ARP@10", "full:HR@10"), "test")
     md = (hand_made_runs / "table.md").read_text()
     rows = [line.split("|")[2:4] for line in md.splitlines() if line.startswith("| ")][1:]
     assert not any("**" in arp or "<ins>" in arp for arp, _ in rows)
@@ -233,7 +235,7 @@ def test_only_accuracy_columns_are_ranked(hand_made_runs):
 
 
 def test_latex_escapes_comparisons_and_backslashes():
-    from benchmark.render import escape
+    from benchmark.report.render import escape
 
     assert escape("r>=4, p < 0.05, a_b") == "r$\\geq$4, p $<$ 0.05, a\\_b"
     assert escape("a\\b") == "a\\textbackslash{}b"
@@ -244,19 +246,19 @@ def test_mixed_code_is_refused_unless_allowed(tmp_path):
     _record(tmp_path, "gru", ranks, seed=0, code="seqrec-bench 0.1.0 / old")
     _record(tmp_path, "gru", ranks, seed=1, code="seqrec-bench 0.1.0 / new")
     with pytest.raises(InputError, match="gru-0 has seqrec-bench 0.1.0 / old"):
-        report.write_tables(tmp_path, ("full:HR@10",), "test")
-    assert report.main([str(tmp_path), "--columns", "full:HR@10"]) == 2
-    assert report.main([str(tmp_path), "--columns", "full:HR@10", "--allow-mixed"]) == 0
+        tables.write_tables(tmp_path, ("full:HR@10",), "test")
+    assert command.main([str(tmp_path), "--columns", "full:HR@10"]) == 2
+    assert command.main([str(tmp_path), "--columns", "full:HR@10", "--allow-mixed"]) == 0
 
 
 def test_report_loads_neither_torch_nor_a_model(hand_made_runs):
     code = (
-        "import sys; from benchmark import report; "
-        f"assert report.main([{str(hand_made_runs)!r}]) == 0; "
+        "import sys; from benchmark.report import command; "
+        f"assert command.main([{str(hand_made_runs)!r}]) == 0; "
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'baselines', 'seqmodels', 'implicit')]; "
         "assert not bad, bad"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+                            cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]

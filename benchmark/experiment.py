@@ -1,24 +1,22 @@
-"""The command line: flags generated from the configuration fields, experiment files, the
-one-line error guard, device resolution and routing of model parameters.
+"""From flags and experiment files to validated run configurations.
 
-Imports neither torch nor a model at module level (`benchmark.report` uses the guard).
+Every configuration field becomes a flag (`add_run_options`); an experiment file (TOML) gives
+the same options, flags override it (`merged`); `--param key=value` is routed to the models
+that have the parameter (`route_params`); `configs_from_values` builds one checked `RunConfig`
+per (data set, model, seed), with the device resolved once. Imports no torch at module level.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import itertools
-import logging
 import os
 import sys
-import typing
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchmark.config import RunConfig, flag, option_fields
-from protocols.errors import InputError, SeqrecError
+from protocols.errors import InputError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,43 +38,6 @@ SHORTCUTS = (
 )
 # Experiment-file keys that are not configuration fields (see `load_study`).
 STUDY_KEYS = ("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor", "tuned")
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit code 2."""
-
-    def error(self, message: str) -> typing.NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Bad input and failed runs end with one line on stderr and exit code 2, no traceback."""
-
-    def wrapper(argv: list[str] | None = None) -> int:
-        try:
-            return main(argv)
-        except SeqrecError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-
-    return wrapper
-
-
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-
-
-def import_plugins(spec: str | list[str]) -> None:
-    names = spec.split(",") if isinstance(spec, str) else spec
-    for module in filter(None, (m.strip() for m in names)):
-        try:
-            importlib.import_module(module)
-        except ImportError as error:
-            raise InputError(f"--plugins: cannot import {module!r}: {error}") from None
 
 
 def resolve_device(name: str) -> str:
@@ -103,8 +64,9 @@ def early_options(argv: list[str] | None) -> argparse.Namespace:
     pre.add_argument("--config", type=Path, default=None)
     known, _ = pre.parse_known_args(argv)
     study = load_study(known.config) if known.config else {}
-    import_plugins(study.get("plugins", []))
-    import_plugins(known.plugins)
+    from benchmark.models import import_plugins  # the built-in models register first
+
+    import_plugins([*as_list(study.get("plugins", [])), *as_list(known.plugins)])
     return known
 
 
@@ -266,7 +228,7 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
         get_model_class(name)  # unknown names fail here, with the known ones listed
     routed: dict[str, dict] = route_params(names, values["param_pairs"])
     if values.get("tuned"):  # parameters chosen by benchmark.tune; explicit ones still win
-        from benchmark.tuned import with_tuned
+        from benchmark.tune.best import with_tuned
 
         routed = with_tuned(routed, values["tuned"])
     models = [model_config(name, routed[name]) for name in names]

@@ -1,5 +1,7 @@
-"""Interaction files of one's own data besides csv: `seq:`, `pairs:` and `atomic:`.
+"""The file formats of one's own data, one table: `FILE_FORMATS[kind](data, where)`.
 
+- csv:PATH    a delimited file with or without a header (`files.parse_interactions`; the
+              separator and columns come from --sep and --columns).
 - seq:PATH    one user per line, `user item1 item2 ...` (whitespace-separated, time order), as
               distributed by S3-Rec-style repositories.
 - pairs:PATH  one event per line, `user item`, each user's events in time order (SASRec's files).
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from benchmark.readers import id_values, parse_interactions
+from benchmark.datasets.files import id_values, parse_interactions
 from protocols.errors import InputError
 
 POSITION_CLOCK = "sequence position"
@@ -83,7 +85,14 @@ def read_atomic(data: bytes, where: str) -> pd.DataFrame:
     return parse_interactions(data, where, "\t", ",".join(renames))
 
 
-READERS = {"seq": read_seq, "pairs": read_pairs, "atomic": read_atomic}
+def read_csv(
+    data: bytes, where: str, sep: str | None = None, columns: str | None = None
+) -> pd.DataFrame:
+    """user, item, timestamp and rating (when present) from a delimited file."""
+    return parse_interactions(data, where, sep or ",", columns)
+
+
+FILE_FORMATS = {"csv": read_csv, "seq": read_seq, "pairs": read_pairs, "atomic": read_atomic}
 
 
 def _lines(data: bytes, where: str) -> Iterator[tuple[int, list[str]]]:

@@ -1,20 +1,17 @@
-"""Parse interaction files and MovieLens item tables into frames.
+"""Parse a delimited interaction file (csv, tsv, MovieLens' `::`) into a frame.
 
 Interactions become user, item, timestamp (int64) and, when present, rating; `columns` says
 which file column holds which field (see `parse_interactions`). Timestamps may be whole
-numbers, float seconds or ISO dates (`to_clock`). Item tables (u.item,
-movies.dat, movies.csv) become a frame indexed by item id with title and a genres tuple.
-`FORMATS` says how each registered set's files are laid out.
+numbers, float seconds or ISO dates (`to_clock`). Ids are kept as given (`id_values`).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
 from collections.abc import Callable
-from typing import Protocol
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,16 +21,6 @@ from protocols.errors import InputError
 log = logging.getLogger(__name__)
 
 FIELDS = ("user", "item", "timestamp", "rating")
-
-
-class ItemFiles(Protocol):
-    """Where an item table reader finds its files (a folder, or a folder inside a zip)."""
-
-    def read(self, name: str) -> bytes | None:
-        """The file's bytes, or None when it is not there."""
-
-
-# ----------------------------------------------------------------------------- interactions
 
 
 def parse_interactions(
@@ -223,65 +210,9 @@ def id_values(text: np.ndarray) -> np.ndarray:
     return numbers if (numbers.astype(str) == text).all() else text.astype(object)
 
 
-# ----------------------------------------------------------------------------- item tables
-
-
-def _item_frame(ids: list[int], titles: list[str], genres: list[str]) -> pd.DataFrame:
-    """Indexed by item id: title, and genres as a tuple ('(no genres listed)' means none)."""
-    none = ("", "(no genres listed)")
-    tuples = [() if text in none else tuple(text.split("|")) for text in genres]
-    index = pd.Index(np.asarray(ids, dtype=np.int64), name="item")
-    return pd.DataFrame({"title": list(titles), "genres": tuples}, index=index)
-
-
-def _items_100k(files: ItemFiles) -> pd.DataFrame | None:
-    """u.item: id|title|release date|video release date|url|one 0/1 flag per genre of u.genre."""
-    item_bytes, genre_bytes = files.read("u.item"), files.read("u.genre")
-    if item_bytes is None or genre_bytes is None:
-        return None
-    pairs = [line.rsplit("|", 1) for line in genre_bytes.decode("latin-1").splitlines()]
-    pairs = sorted((p for p in pairs if len(p) == 2), key=lambda pair: int(pair[1]))
-    names = np.array([name for name, _ in pairs])  # in flag order
-    table = pd.read_csv(
-        io.BytesIO(item_bytes),
-        sep="|",
-        header=None,
-        encoding="latin-1",
-        quoting=csv.QUOTE_NONE,
-        keep_default_na=False,
-    )
-    flags = table.iloc[:, 5 : 5 + len(names)].to_numpy(dtype=np.int64) == 1  # [n_items, n_genres]
-    genres = ["|".join(names[row]) for row in flags]
-    return _item_frame(table[0].tolist(), table[1].tolist(), genres)
-
-
-def _items_1m(files: ItemFiles) -> pd.DataFrame | None:
-    """movies.dat: MovieID::Title::Genres (Latin-1); titles may hold ':' so split at the ends."""
-    raw = files.read("movies.dat")
-    if raw is None:
-        return None
-    ids, titles, genres = [], [], []
-    for line in filter(None, raw.decode("latin-1").splitlines()):
-        head, _, genre_text = line.rpartition("::")
-        ident, _, title = head.partition("::")
-        ids.append(int(ident))
-        titles.append(title)
-        genres.append(genre_text)
-    return _item_frame(ids, titles, genres)
-
-
-def _items_csv(files: ItemFiles) -> pd.DataFrame | None:
-    """movies.csv: movieId,title,genres (quoted CSV)."""
-    raw = files.read("movies.csv")
-    if raw is None:
-        return None
-    table = pd.read_csv(io.BytesIO(raw), keep_default_na=False, dtype={"movieId": np.int64})
-    return _item_frame(table["movieId"].tolist(), table["title"].tolist(), table["genres"].tolist())
-
-
-# DatasetSpec.parser -> (separator, columns, item table reader)
-FORMATS: dict[str, tuple[str, str, Callable[[ItemFiles], pd.DataFrame | None]]] = {
-    "ml-100k": ("\t", "user,item,rating,timestamp", _items_100k),
-    "ml-1m": ("::", "user,item,rating,timestamp", _items_1m),
-    "ml-csv": (",", "user=userId,item=movieId,rating=rating,timestamp=timestamp", _items_csv),
-}
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes; an unreadable file is one InputError."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None

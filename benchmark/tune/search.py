@@ -32,12 +32,12 @@ from optuna.trial import TrialState
 from benchmark import records
 from benchmark.config import RunConfig
 from benchmark.executors import ray_session
-from benchmark.models import get_model_class, model_config, model_param_fields
+from benchmark.models import get_model_class, import_plugins, model_config, model_param_fields
 from benchmark.records import RunRecord
 from protocols.errors import InputError, TrainingError
 from protocols.search_space import Choice, Domain, Float, Int
 
-log = logging.getLogger("benchmark.search")
+log = logging.getLogger(__name__)
 JOURNAL = "study.journal"
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that use up the budget
 # The trainer validates after every epoch; a trial below the median of earlier trials at the
@@ -63,7 +63,7 @@ class Search:
 
 def space_of(model: str, fixed: dict[str, Any]) -> dict[str, Domain]:
     """The model's declared search space, less the parameters fixed on the command line."""
-    space = getattr(get_model_class(model), "search_space", None)
+    space = get_model_class(model).search_space
     if space is None:
         raise InputError(
             f"model {model!r} declares no search space (a `search_space` class attribute "
@@ -230,7 +230,6 @@ def run_worker(searches: list[Search], worker: int = 0) -> int:
 
 def _run_model(search: Search, worker: int) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from benchmark.cli import import_plugins
     from benchmark.pipeline import prepare
 
     import_plugins(search.plugins)  # a fresh worker process knows only the built-in models
@@ -269,14 +268,15 @@ def run_trial(search: Search, trial: optuna.Trial, prepared) -> float:
         trial.set_user_attr("error", str(error))
         raise optuna.TrialPruned(str(error)) from None
     record, ranks = pipeline.evaluate_model(config, model, prepared, fit_seconds, parts=("valid",))
-    value = validation_value(RunRecord.from_dict(record), search.metric)
-    record["trial"] = {
+    value = validation_value(record, search.metric)
+    trial_info = {
         "number": trial.number,
         "params": params,
         "default": bool(trial.user_attrs.get("default")),
         "metric": search.metric,
         "value": value,
     }
+    record = record.replace(trial=trial_info)
     records.write_record(trial_path(search.out, config.model.name, trial.number), record, ranks)
     return value
 
@@ -346,3 +346,37 @@ def _worker_setup(threads: int) -> None:
 
     torch.set_num_threads(threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+
+def study_summary(s: Search) -> dict:
+    """best.json's entry of one model."""
+    study = existing_study(s.out, s.base.model.name)
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    pruned = [t for t in trials if t.state == TrialState.PRUNED]
+    if not complete:
+        raise InputError(
+            f"{s.base.model.name}: every trial was pruned or failed; nothing to choose"
+        )
+    best, default = best_and_default(complete)
+    return {
+        "params": best.params,
+        "fixed": study.user_attrs["fixed"],
+        "valid": best.value,
+        "best_trial": best.number,
+        "default_valid": default.value if default else None,
+        "trials": len(complete) + len(pruned),
+        "pruned": len(pruned),
+        "budget": s.trials,
+        "space": study.user_attrs["space"],
+        "metric": s.metric,
+        "sampler": {
+            "name": "TPESampler",
+            "seed": s.seed,
+            "n_startup_trials": startup_trials(s.trials),
+        },
+        "pruner": PRUNER,
+        "timeout_minutes": s.timeout_minutes,
+        # failed and interrupted trials, whose end is unknown, are left out
+        "wall_seconds": active_seconds(complete + pruned, time.time()),
+    }

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import recipes
-from benchmark.datasets import dataset_names, load_raw
-from benchmark.recipes import RECIPES, Expected
+from benchmark.datasets import DATASETS, dataset_names, dumps, load_raw, recipes
+from benchmark.datasets.recipes import Expected
 from protocols.errors import InputError
+
+RECIPES = {recipe.name: recipe for recipe in recipes.SETS}
 
 # 6 users x 6 items, every pair once (a 5-core), plus a user and an item with 2 events each
 CORE = [
@@ -94,7 +95,7 @@ def test_recipe_reads_its_source_format_and_applies_the_5_core(name, tmp_path, m
     recipe = RECIPES[name]
     WRITERS[name](tmp_path / name / recipe.file)
     fits = Expected(6, 6, 36, "this test", strict=True)
-    monkeypatch.setitem(RECIPES, name, dataclasses.replace(recipe, expected=fits))
+    monkeypatch.setitem(DATASETS.entries, name, dataclasses.replace(recipe, expected_figures=fits))
     raw = load_raw(name, data_dir=tmp_path)
     frame = raw.frame
     assert (frame["user"].nunique(), frame["item"].nunique(), len(frame)) == (6, 6, 36)
@@ -106,16 +107,16 @@ def test_amazon_fields_are_read_exactly(tmp_path):
     write_amazon(tmp_path / "amazon-toys" / RECIPES["amazon-toys"].file)
     with pytest.raises(InputError):  # the real figures do not fit the small file: strict
         load_raw("amazon-toys", data_dir=tmp_path)
-    frame = recipes.READERS["amazon"](tmp_path / "amazon-toys" / RECIPES["amazon-toys"].file)
+    frame = dumps.DUMP_READERS["amazon"](tmp_path / "amazon-toys" / RECIPES["amazon-toys"].file)
     assert frame.iloc[0].tolist() == ["u0", "i0", 1_400_000_000, 4.0]
 
 
 def test_steam_reads_quoted_names_and_yelp_keeps_2019_only(tmp_path):
     write_steam(tmp_path / "s.json.gz")
-    users = set(recipes.READERS["steam"](tmp_path / "s.json.gz")["user"])
+    users = set(dumps.DUMP_READERS["steam"](tmp_path / "s.json.gz")["user"])
     assert "O'Neil" in users
     write_yelp(tmp_path / "y.json")
-    assert "old" not in set(recipes.READERS["yelp"](tmp_path / "y.json")["item"])
+    assert "old" not in set(dumps.DUMP_READERS["yelp"](tmp_path / "y.json")["item"])
 
 
 def test_strict_mismatch_is_an_error_loose_one_a_warning(tmp_path, monkeypatch, caplog):
@@ -156,15 +157,15 @@ def test_yelp_window_is_s3rec_s_and_bad_fields_name_their_line(tmp_path):
     reviews = [{"user_id": "u", "business_id": f"b{n}", "stars": 4.0, "date": d}
                for n, d in enumerate(dates)]  # fmt: skip
     path.write_text("\n".join(json.dumps(r) for r in reviews) + "\n")
-    assert recipes.READERS["yelp"](path)["item"].tolist() == ["b1", "b2"]
+    assert dumps.DUMP_READERS["yelp"](path)["item"].tolist() == ["b1", "b2"]
     reviews[2]["stars"] = "five"
     path.write_text("\n\n".join(json.dumps(r) for r in reviews) + "\n")  # blank lines between
     with pytest.raises(InputError, match=r"y.json: line 5: rating 'five' is not a number"):
-        recipes.READERS["yelp"](path)
+        dumps.DUMP_READERS["yelp"](path)
     lastfm = tmp_path / "l.tsv"
     lastfm.write_text(f"user_1\t{_iso(5)}\t\tA\tm\tS\n\nuser_1\t{_iso(6)}\t\t\tm\tS\n")
     with pytest.raises(InputError, match=r"l.tsv: line 3: a field is empty"):
-        recipes.READERS["lastfm"](lastfm)
+        dumps.DUMP_READERS["lastfm"](lastfm)
 
 
 def test_missing_file_names_file_source_and_folder(tmp_path):
@@ -210,9 +211,11 @@ def test_a_recipe_data_set_runs_through_the_pipeline(tmp_path, monkeypatch):
     _gzip(tmp_path / "amazon-beauty" / RECIPES["amazon-beauty"].file, lines)
     fits = Expected(25, 25, 550, "this test", strict=True)
     monkeypatch.setitem(
-        RECIPES, "amazon-beauty", dataclasses.replace(RECIPES["amazon-beauty"], expected=fits)
+        DATASETS.entries,
+        "amazon-beauty",
+        dataclasses.replace(RECIPES["amazon-beauty"], expected_figures=fits),
     )
     monkeypatch.setenv("SEQREC_DATA", str(tmp_path))
     record, _ = run_one(build_config("pop", dataset="amazon-beauty", num_negatives=2, ks=(1, 2)))
-    assert record["dataset"]["name"] == "amazon-beauty" and record["dataset"]["interactions"] == 550
-    assert record["metrics"]["full"]["test"]["users"] == 25
+    assert record.dataset["name"] == "amazon-beauty" and record.dataset["interactions"] == 550
+    assert record.metrics["full"]["test"]["users"] == 25

@@ -7,12 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmark.catalog import entries, statistics
-from benchmark.recipes import RECIPES
+from benchmark.datasets import DATASETS
+from benchmark.datasets.statistics import statistics
 from protocols.data import to_implicit
 from protocols.types import RawData
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args, data: Path):
@@ -41,8 +41,8 @@ def test_statistics_are_exact():
 
 def test_list_says_what_is_present(tmp_path):
     (tmp_path / "steam").mkdir()
-    (tmp_path / "steam" / RECIPES["steam"].file).write_bytes(b"")
-    present = {e.name: e.present for e in entries(tmp_path)}
+    (tmp_path / "steam" / DATASETS.get("steam").file).write_bytes(b"")
+    present = {name: DATASETS.get(name).present(tmp_path) for name in DATASETS}
     assert present["steam"] and not present["amazon-beauty"] and not present["ml-100k"]
     result = _cli("list", data=tmp_path)
     assert result.returncode == 0

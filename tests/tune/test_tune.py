@@ -8,8 +8,12 @@ import json
 import optuna
 import pytest
 
-from benchmark import models, pipeline, records, run, search, tune, tune_status
+from benchmark import models, pipeline, records, run
 from benchmark.models import get_model_class, list_models, model_param_fields
+from benchmark.tune import command as tune
+from benchmark.tune import search
+from benchmark.tune import status as tune_status
+from benchmark.tune.best import tuned_params
 from protocols import registry
 from protocols.interface import Recommender
 from protocols.search_space import Int
@@ -296,7 +300,7 @@ def test_ray_workers_share_one_study(tmp_path):
 def test_tuned_parameters_are_applied_and_explicit_ones_win(tmp_path):
     out = tmp_path / "tuned"
     assert _tune(out, "--models", "itemknn", "--trials", "3") == 0
-    best = tune.tuned_params(out)["itemknn"]
+    best = tuned_params(out)["itemknn"]
     base = ["--dataset", SYNTH, "--seq-len", "8", "--num-negatives", "40", "--device", "cpu"]
     runs = tmp_path / "runs"
     assert run.main([*base, "--models", "itemknn", "--tuned", str(out), "--out", str(runs)]) == 0
@@ -329,7 +333,9 @@ class _NoParams:
 def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, capsys, extra):
     out = tmp_path / "out"
     assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
-    monkeypatch.setattr(registry, "_MODELS", dict(registry._MODELS))  # forget it afterwards
+    monkeypatch.setattr(
+        registry.MODELS, "entries", dict(registry.MODELS.entries)
+    )  # forget it afterwards
 
     @registry.register_model("no-space")
     class NoSpace(Recommender):  # a plugin without a search space

@@ -1,26 +1,25 @@
-"""Comparison tables generated from run records (never edited by hand).
-
-python -m benchmark.report results/ml-100k results/ml-1m   # one table, data sets as column groups
-python -m benchmark.report results/ml-1m --analysis       # plus accuracy by popularity / history
-
-Each table is written as .md, .tex (booktabs) and a tidy .csv into the first folder (or --to).
-Imports neither torch nor any model.
+"""Comparison tables built from run records: the main table (with significance marks), the
+sampled-vs-full table and the beyond-accuracy table, one block per comparable setting; each
+written as .md, .tex (booktabs) and a tidy .csv. Imports neither torch nor any model.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 from benchmark import records
-from benchmark.cli import OneLineParser, guarded
 from benchmark.records import RunRecord
-from benchmark.render import Summary, Table, csv_text, render
-from benchmark.significance import TEST_NAME, compare_to
-from protocols.errors import InputError
+from benchmark.report.render import Summary, Table, csv_text, render
+from benchmark.report.runs import (
+    by_label,
+    full_candidates_text,
+    grouped,
+    label,
+    read_all,
+    setting_text,
+)
+from benchmark.report.significance import TEST_NAME, compare_to
 
 DEFAULT_COLUMNS = (
     "sampled:HR@10",
@@ -33,62 +32,8 @@ DEFAULT_COLUMNS = (
 BEYOND_COLUMNS = ("full:coverage@10", "full:long_tail@10", "full:ARP@10", "full:Gini@10")
 GAP_METRICS = ("HR@10", "NDCG@10")
 SIGNIFICANCE = ("full", "NDCG@10", 0.05)  # protocol, metric and level of the significance marks
-# Row order: baselines, simplest first, then sequence models; other models (plugins) follow
-# their kind in name order. `--order` declares another.
-ORDER = (
-    "pop",
-    "personal-topk",
-    "itemknn",
-    "mf-als",
-    "mf-bpr",
-    "mlp",
-    "cnn",
-    "gru",
-    "sasrec",
-    "bert4rec",
-)
 TIDY_HEADER = ["setting", "dataset", "model", "protocol", "split", "metric", "mean", "std", "n",
                "p_holm", "significant"]  # fmt: skip
-
-
-def label(record: RunRecord) -> str:
-    """The model and every parameter that differs from its defaults (α included)."""
-    params = dict(record.config.model.params)
-    shown = {k: params[k] for k in record.config.model.changed}
-    if record.config.protocol.alpha:
-        shown["alpha"] = record.config.protocol.alpha
-    extra = ",".join(f"{k}={_value(v)}" for k, v in sorted(shown.items()))
-    return record.model + (f" ({extra})" if extra else "")
-
-
-def _value(v) -> str:
-    return (
-        ",".join(map(str, v))
-        if isinstance(v, tuple)
-        else f"{v:g}"
-        if isinstance(v, float)
-        else str(v)
-    )
-
-
-def is_baseline(record: RunRecord) -> bool:
-    info = record.raw.get("model_info") or {}
-    return bool(info.get("is_baseline", record.model in ORDER[:5]))
-
-
-def by_label(recs: list[RunRecord], order: tuple[str, ...] = ORDER) -> dict[str, list[RunRecord]]:
-    """Runs of one model with one set of parameters (its seeds), in the declared row order."""
-    groups: dict[str, list[RunRecord]] = defaultdict(list)
-    for r in recs:
-        groups[label(r)].append(r)
-
-    def rank(item):
-        first = item[1][0]
-        known = order.index(first.model) if first.model in order else len(order)
-        alpha = first.config.protocol.alpha
-        return (not is_baseline(first), known, first.model, alpha, item[0])
-
-    return dict(sorted(groups.items(), key=rank))
 
 
 def summary(runs: list[RunRecord], column: str, split: str) -> Summary | None:
@@ -96,72 +41,6 @@ def summary(runs: list[RunRecord], column: str, split: str) -> Summary | None:
     protocol, metric = column.split(":")
     found = [r.metric(protocol, split, metric) for r in runs]
     return Summary.of([v for v in found if v is not None])
-
-
-def setting_key(r: RunRecord) -> str:
-    """Runs are comparable when every data and protocol option agrees but the data set (its
-    name and rating filter, which make the column groups), the seed and α (a row label)."""
-    d, p = r.config.data, r.config.protocol
-    return json.dumps(
-        [d.repeats, d.min_user_interactions, d.min_item_interactions, d.split,
-         d.temporal_quantile if d.split == "temporal" else None, d.targets_per_user,
-         p.seq_len, p.num_negatives, p.negative_sampler]
-    )  # fmt: skip
-
-
-def full_candidates_text(repeats: str) -> str:
-    """What full ranking ranks, in words: the history is excluded unless repeats are kept."""
-    return "every item" if repeats == "keep" else "every item but the input history"
-
-
-def setting_text(r: RunRecord) -> str:
-    """The options of `setting_key` in words, for captions and the tidy CSV."""
-    d, p = r.config.data, r.config.protocol
-    parts = [
-        f"{d.split} split"
-        + (f" at quantile {d.temporal_quantile:g}" if d.split == "temporal" else "")
-    ]
-    if d.targets_per_user > 1:
-        parts.append(f"{d.targets_per_user} targets per user")
-    parts.append(f"repeats {d.repeats}")
-    if d.min_user_interactions > 1 or d.min_item_interactions > 1:
-        parts.append(f"k-core users {d.min_user_interactions}, items {d.min_item_interactions}")
-    parts.append(f"input length {p.seq_len}")
-    return ", ".join(parts)
-
-
-def dataset_label(r: RunRecord) -> str:
-    name = r.dataset["name"]
-    if r.config.data.min_rating is not None:
-        name += f" (r>={r.config.data.min_rating:g})"
-    return name
-
-
-def grouped(recs: list[RunRecord]) -> dict[str, dict[str, list[RunRecord]]]:
-    """{setting: {data set label: runs}}, data sets in order of appearance."""
-    out: dict[str, dict[str, list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
-    for r in recs:
-        out[setting_key(r)][dataset_label(r)].append(r)
-    return out
-
-
-def check_code(recs: list[RunRecord]) -> None:
-    """One code fingerprint per model (and one package version) in a table, or an error
-    naming the runs that differ."""
-    versions = {r.code.split(" / ")[0] for r in recs}
-    per_model: dict[str, dict[str, str]] = defaultdict(dict)
-    for r in recs:
-        per_model[r.model].setdefault(r.code or "(none: before schema 3)", r.run_id)
-    mixed = {m: codes for m, codes in per_model.items() if len(codes) > 1}
-    if mixed or len(versions) > 1:
-        model, codes = next(iter(mixed.items())) if mixed else ("", {})
-        detail = "; ".join(f"{run} has {code}" for code, run in codes.items()) or ", ".join(
-            sorted(versions)
-        )
-        raise InputError(
-            f"runs from different code{' of ' + model if model else ''}: {detail}; re-run the "
-            "old ones (benchmark.run does, the run id includes the code) or pass --allow-mixed"
-        )
 
 
 def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) -> str:
@@ -194,7 +73,7 @@ def significance(runs: list[RunRecord], split: str, order) -> tuple[dict[str, fl
     """({label: Holm-adjusted p-value against the best baseline}, the caption sentence)."""
     protocol, metric, level = SIGNIFICANCE
     labels = by_label(runs, order)
-    baselines = {k: v for k, v in labels.items() if is_baseline(v[0])}
+    baselines = {k: v for k, v in labels.items() if v[0].is_baseline}
     if not baselines or len(labels) < 2:
         return {}, ""
     means = {k: summary(v, f"{protocol}:{metric}", split) for k, v in baselines.items()}
@@ -213,7 +92,7 @@ def significance(runs: list[RunRecord], split: str, order) -> tuple[dict[str, fl
     return adjusted, sentence
 
 
-def build_tables(recs: list[RunRecord], columns, split: str, order=ORDER) -> list[tuple]:
+def build_tables(recs: list[RunRecord], columns, split: str, order=()) -> list[tuple]:
     """[(name, Table, tidy rows or None)] for every comparable setting."""
     out = []
     for datasets in grouped(recs).values():
@@ -328,45 +207,8 @@ def _gap_cells(runs: list[RunRecord], split: str) -> list[Summary | None]:
     return cells
 
 
-def select(recs: list[RunRecord], conditions: list[str]) -> list[RunRecord]:
-    """Records whose configuration matches every `key=value` (e.g. alpha=0, seed=1, seq_len=50;
-    a model parameter such as epochs=5)."""
-    for condition in conditions:
-        key, eq, wanted = condition.partition("=")
-        if not eq:
-            raise InputError(f"--only expects key=value, got {condition!r}")
-        recs = [r for r in recs if _matches(_option(r, key), wanted)]
-    return recs
-
-
-def _option(r: RunRecord, key: str):
-    c = r.config
-    for part in (c.data, c.protocol, c):
-        if hasattr(part, key):
-            return getattr(part, key)
-    return dict(c.model.params).get(key)
-
-
-def _matches(value, wanted: str) -> bool:
-    try:
-        return float(value) == float(wanted)
-    except (TypeError, ValueError):
-        return str(value) == wanted
-
-
-def read_all(folders: list[Path], only=(), allow_mixed: bool = False) -> list[RunRecord]:
-    found = {r.run_id: r for f in folders for r in records.read_records(f)}  # each run once
-    recs = select(list(found.values()), list(only))
-    if not recs:
-        where = ", ".join(str(f / "runs") for f in folders)
-        raise InputError(f"no run records under {where}" + (" match --only" if only else ""))
-    if not allow_mixed:
-        check_code(recs)
-    return recs
-
-
 def write_tables(
-    folders, columns, split: str, only=(), allow_mixed=False, to=None, order=ORDER
+    folders, columns, split: str, only=(), allow_mixed=False, to=None, order=()
 ) -> str:
     """table.*, sampled_vs_full.* and beyond_accuracy.* (one block per comparable setting)."""
     folders = [Path(f) for f in ([folders] if isinstance(folders, str | Path) else folders)]
@@ -388,9 +230,9 @@ def write_tables(
     return "\n".join(t for (name, fmt), texts in outputs.items() if fmt == "md" for t in texts)
 
 
-def write_analysis(folders, split: str, only=(), allow_mixed=False, to=None, order=ORDER) -> str:
+def write_analysis(folders, split: str, only=(), allow_mixed=False, to=None, order=()) -> str:
     """analysis_popularity.*, analysis_history.* and analysis.png/.pdf per data set and setting."""
-    from benchmark.analysis import analysis_tables
+    from benchmark.report.analysis import analysis_tables
 
     folders = [Path(f) for f in ([folders] if isinstance(folders, str | Path) else folders)]
     recs = read_all(folders, only, allow_mixed)
@@ -406,49 +248,3 @@ def write_analysis(folders, split: str, only=(), allow_mixed=False, to=None, ord
     for (name, fmt), texts in outputs.items():
         records.write_text(target / f"{name}.{fmt}", "\n".join(texts))
     return "\n".join(t for (name, fmt), texts in outputs.items() if fmt == "md" for t in texts)
-
-
-@guarded
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m benchmark.report", description=__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    a = parser.add_argument
-    a("folders", type=Path, nargs="+", help="--out folders of benchmark.run (or ablate)")
-    a("--split", default="test", choices=["test", "valid"])
-    a(
-        "--columns",
-        default=",".join(DEFAULT_COLUMNS),
-        help="protocol:metric list (default %(default)s)",
-    )
-    a(
-        "--analysis",
-        action="store_true",
-        help="also HR@10/NDCG@10 by target popularity and by history length (tables + figure)",
-    )
-    a(
-        "--only",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="keep runs whose config (or model parameter) matches, e.g. alpha=0 (repeatable)",
-    )
-    a("--allow-mixed", action="store_true", help="allow runs of different code in one table")
-    a("--order", default=",".join(ORDER), help="row order of the models (default %(default)s)")
-    a("--to", type=Path, default=None, help="where the tables go (default: the first folder)")
-    args = parser.parse_args(argv)  # fmt: skip
-    for folder in args.folders:
-        if not folder.is_dir():
-            raise InputError(f"{folder} is not a folder")
-    columns = tuple(c.strip() for c in args.columns.split(",") if c.strip())
-    if any(c.count(":") != 1 for c in columns):
-        raise InputError("--columns entries look like sampled:HR@10 or full:NDCG@10")
-    order = tuple(m.strip() for m in args.order.split(","))
-    common = dict(only=tuple(args.only), allow_mixed=args.allow_mixed, to=args.to, order=order)
-    print(write_tables(args.folders, columns, args.split, **common))
-    if args.analysis:
-        print(write_analysis(args.folders, args.split, **common))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark import datasets
-from benchmark.datasets import DATASETS, data_root, dataset_names, load_raw
+from benchmark.datasets import DATASETS, data_root, dataset_names, load_raw, movielens
 from protocols.data import to_implicit
 from protocols.errors import InputError
 from protocols.types import RawData
@@ -169,7 +168,7 @@ def trust(monkeypatch: pytest.MonkeyPatch, path: Path, rows: int = 3) -> None:
     """Register the fake zip's size, checksum and row count as ml-100k's."""
     sha = hashlib.sha256(path.read_bytes()).hexdigest()
     spec = dataclasses.replace(DATASETS["ml-100k"], zip_size=path.stat().st_size, sha256=sha)
-    monkeypatch.setitem(DATASETS, "ml-100k", dataclasses.replace(spec, expected_rows=rows))
+    monkeypatch.setitem(DATASETS.entries, "ml-100k", dataclasses.replace(spec, expected_rows=rows))
 
 
 def test_truncated_ratings_file_is_refused(tmp_path: Path) -> None:
@@ -184,7 +183,7 @@ def test_zip_with_wrong_size_or_checksum_is_refused(tmp_path: Path, monkeypatch)
     with pytest.raises(InputError, match=r"ml-100k.zip has .* bytes, not the 4,924,029"):
         load_raw("ml-100k", data_dir=tmp_path)
     spec = dataclasses.replace(DATASETS["ml-100k"], zip_size=path.stat().st_size)
-    monkeypatch.setitem(DATASETS, "ml-100k", spec)
+    monkeypatch.setitem(DATASETS.entries, "ml-100k", spec)
     with pytest.raises(InputError, match="ml-100k.zip has sha256 .*, not 50d2a982"):
         load_raw("ml-100k", data_dir=tmp_path)
     assert not (tmp_path / "ml-100k").exists()
@@ -210,7 +209,7 @@ def test_an_item_table_with_too_few_columns_is_one_error(tmp_path: Path, monkeyp
 
 def test_zip_is_read_in_place_when_it_cannot_be_extracted(tmp_path: Path, monkeypatch) -> None:
     trust(monkeypatch, fake_zip(tmp_path))
-    monkeypatch.setattr(datasets, "_extract", lambda *args: False)
+    monkeypatch.setattr(movielens, "_extract", lambda *args: False)
     raw = load_raw("ml-100k", data_dir=tmp_path)
     assert raw.source.endswith("ml-100k.zip:ml-100k/u.data")
     assert len(raw.frame) == 3 and raw.items is not None
@@ -220,22 +219,22 @@ def test_download_is_verified_then_renamed(tmp_path: Path, monkeypatch) -> None:
     served = fake_zip(tmp_path / "server")
     trust(monkeypatch, served)
     spec = dataclasses.replace(DATASETS["ml-100k"], url=served.as_uri())
-    monkeypatch.setitem(DATASETS, "ml-100k", spec)
+    monkeypatch.setitem(DATASETS.entries, "ml-100k", spec)
     raw = load_raw("ml-100k", data_dir=tmp_path / "data")
     assert len(raw.frame) == 3
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["ml-100k", "ml-100k.zip"]
     bad = dataclasses.replace(spec, sha256="0" * 64)
-    monkeypatch.setitem(DATASETS, "ml-100k", bad)
+    monkeypatch.setitem(DATASETS.entries, "ml-100k", bad)
     with pytest.raises(InputError, match="sha256"):
         load_raw("ml-100k", data_dir=tmp_path / "other")
     assert list((tmp_path / "other").iterdir()) == []  # the .part file is gone
 
 
 def test_nothing_found_says_where_to_put_what(tmp_path: Path, monkeypatch) -> None:
-    def offline(spec, zip_path):
+    def offline(*args):
         raise OSError("no network")
 
-    monkeypatch.setattr(datasets, "_download", offline)
+    monkeypatch.setattr(movielens, "download", offline)
     with pytest.raises(InputError) as caught:
         load_raw("ml-1m", data_dir=tmp_path)
     message = str(caught.value)
@@ -255,7 +254,7 @@ def test_partial_ml1m_only_with_min_rating_4(tmp_path: Path, monkeypatch) -> Non
     )
     (folder / "movies.dat").write_bytes("1193::Caf\xe9: One (1975)::Drama\n".encode("latin-1"))
     spec = dataclasses.replace(DATASETS["ml-1m"], partial_rows=2)
-    monkeypatch.setitem(DATASETS, "ml-1m", spec)
+    monkeypatch.setitem(DATASETS.entries, "ml-1m", spec)
     raw = load_raw("ml-1m", data_dir=tmp_path, min_rating_hint=4)
     assert raw.source.endswith("ratings_partial_known_ts.dat") and len(raw.frame) == 2
     assert raw.items.loc[1193].tolist() == ["Caf\xe9: One (1975)", ("Drama",)]

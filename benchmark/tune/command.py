@@ -18,32 +18,28 @@ import argparse
 import json
 import logging
 import math
-import sys
-import time
 from pathlib import Path
 
-from benchmark import records, search
-from benchmark.cli import (
-    OneLineParser,
+from benchmark import records
+from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.config import RunConfig
+from benchmark.executors import execute
+from benchmark.experiment import (
     add_run_options,
     as_list,
     configs_from_values,
     early_options,
-    guarded,
     merged,
     plugin_list,
     route_params,
-    setup_logging,
 )
-from benchmark.config import RunConfig
-from benchmark.executors import execute
-from benchmark.tune_report import write_tables
-from benchmark.tuned import BEST, tuned_params, with_tuned
+from benchmark.tune import search
+from benchmark.tune.best import forget, read_best, write_best
+from benchmark.tune.tables import write_tables
 from protocols.errors import InputError
 from protocols.metrics import AT_K, WHOLE_LIST
 from protocols.search_space import describe
 
-__all__ = ["main", "tuned_params", "with_tuned"]
 log = logging.getLogger("benchmark.tune")
 MANIFEST = "tune.json"  # what the study in OUT searched: data, protocol, seed and objective
 OBJECTIVE_PROTOCOLS = ("full", "sampled")
@@ -160,40 +156,6 @@ def prepare_studies(searches: list[search.Search]) -> None:
                 study.set_user_attr(key, value)
 
 
-def summary(s: search.Search) -> dict:
-    """best.json's entry of one model."""
-    study = search.existing_study(s.out, s.base.model.name)
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == search.TrialState.COMPLETE]
-    pruned = [t for t in trials if t.state == search.TrialState.PRUNED]
-    if not complete:
-        raise InputError(
-            f"{s.base.model.name}: every trial was pruned or failed; nothing to choose"
-        )
-    best, default = search.best_and_default(complete)
-    return {
-        "params": best.params,
-        "fixed": study.user_attrs["fixed"],
-        "valid": best.value,
-        "best_trial": best.number,
-        "default_valid": default.value if default else None,
-        "trials": len(complete) + len(pruned),
-        "pruned": len(pruned),
-        "budget": s.trials,
-        "space": study.user_attrs["space"],
-        "metric": s.metric,
-        "sampler": {
-            "name": "TPESampler",
-            "seed": s.seed,
-            "n_startup_trials": search.startup_trials(s.trials),
-        },
-        "pruner": search.PRUNER,
-        "timeout_minutes": s.timeout_minutes,
-        # failed and interrupted trials, whose end is unknown, are left out
-        "wall_seconds": search.active_seconds(complete + pruned, time.time()),
-    }
-
-
 def test_configs(s: search.Search, params: dict, seeds: list[int]) -> list[RunConfig]:
     return [search.trial_config(s.base.replace(seed=seed), params) for seed in seeds]
 
@@ -270,11 +232,11 @@ def main(argv: list[str] | None = None) -> int:
         discard(out, restart)
         prepare_studies(searches)
         search.run_searches(searches, values["jobs"], values["executor"], values["ray_address"])
-        best = _read_best(out)
-        best["models"].update({s.base.model.name: summary(s) for s in searches})
-        records.write_text(out / BEST, json.dumps(best, indent=2))  # before the long test runs
+        best = read_best(out)
+        best["models"].update({s.base.model.name: search.study_summary(s) for s in searches})
+        write_best(out, best)  # before the long test runs
         run_tests(out, best, searches, seeds, values)
-        records.write_text(out / BEST, json.dumps(best, indent=2))
+        write_best(out, best)
         write_tables(out, best, expected)
     return 0
 
@@ -326,19 +288,7 @@ def refit_valid(out: Path, model: str, run_id: str, entry: dict) -> float:
 
 def discard(out: Path, models: set[str]) -> None:
     """Forget the searches of `models` in OUT, best.json's entries first."""
-    best = _read_best(out)
-    if models & set(best["models"]):
-        best["models"] = {k: v for k, v in best["models"].items() if k not in models}
-        records.write_text(out / BEST, json.dumps(best, indent=2))
+    forget(out, models)
     for model in sorted(models):
         log.warning("%s: its search in %s is discarded (--restart)", model, out)
         search.discard_study(out, model)
-
-
-def _read_best(out: Path) -> dict:
-    path = out / BEST
-    return json.loads(path.read_text()) if path.exists() else {"models": {}}
-
-
-if __name__ == "__main__":
-    sys.exit(main())
