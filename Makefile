@@ -7,7 +7,8 @@ DATASET ?= ml-1m
 MIN_RATING ?= $(if $(filter ml-1m,$(DATASET)),4,)
 MODELS ?= all
 SEED ?= 0
-OUT ?= results/$(DATASET)
+# ML-1M with ratings >= 4 goes to results/ml-1m-r4: the folder names the data it ran on.
+OUT ?= results/$(DATASET)$(if $(MIN_RATING),-r$(MIN_RATING),)
 DEVICE ?= auto
 # TUNED=DIR: a benchmark.tune output folder; each model runs with the parameters tuned there.
 TUNED ?=
@@ -17,7 +18,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # 2 cores (the cap is in every record and table label); `make benchmark EPOCHS=` lifts it.
 EPOCHS ?= $(if $(HAS_GPU),,10)
 
-.PHONY: install install-test benchmark ablation test test-fast lint clean
+.PHONY: install install-test benchmark ablation readme-results test test-fast lint clean
 
 install: $(VENV)/.installed
 
@@ -52,6 +53,10 @@ ablation: install
 	$(BIN)/python -m benchmark.ablate --param $(PARAM) --dataset $(DATASET) \
 		$(if $(MIN_RATING),--min-rating $(MIN_RATING),) --models $(MODELS) --seed $(SEED) \
 		--device $(DEVICE) $(if $(EPOCHS),--epochs $(EPOCHS),)
+
+# The README's results block, generated from the committed results folders (a test checks it).
+readme-results: install
+	$(BIN)/python -m benchmark.report.readme
 
 test: install-test
 	$(BIN)/python -m pytest

@@ -14,6 +14,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,15 +88,24 @@ def execute(
     prepared = prepare_all(todo)  # bad input fails here, before any model runs
     units = plan_units(todo, out, force)
     progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
-    for result in run_units(units, executor, jobs, ray_address, plugins, progress, prepared):
-        base = result.unit.configs[0].trained_by()
-        if result.fitted_model is not None:
-            base_path = records.record_path(out, base.run_id())
-            records.write_model(records.model_path(base_path), result.fitted_model)
-        for config, (record, ranks) in zip(result.unit.configs, result.outputs, strict=True):
-            path = records.record_path(out, config.run_id())
-            done.append(records.write_record(path, record, ranks))
-            _log_result(done[-1])
+    start, written = time.time(), []
+    try:
+        for result in run_units(units, executor, jobs, ray_address, plugins, progress, prepared):
+            base = result.unit.configs[0].trained_by()
+            if result.fitted_model is not None:
+                base_path = records.record_path(out, base.run_id())
+                records.write_model(records.model_path(base_path), result.fitted_model)
+            for config, (record, ranks) in zip(result.unit.configs, result.outputs, strict=True):
+                path = records.record_path(out, config.run_id())
+                done.append(records.write_record(path, record, ranks))
+                written.append(record.run_id)
+                _log_result(done[-1])
+    finally:
+        if written:  # what wrote these records: command, commit, device, date, wall time
+            from benchmark.pipeline import device_label
+
+            device = device_label(todo[0].device)
+            records.add_provenance(out, written, start, device, finished=len(written) == len(todo))
     return done
 
 

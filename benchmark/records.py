@@ -6,9 +6,11 @@ import dataclasses
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -84,6 +86,51 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+PROVENANCE = "provenance.json"
+
+
+def invocation() -> str:
+    """The command line that started this process, as typed (`python -m benchmark.run ...`)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        program = f"python -m {spec.name.removesuffix('.__main__')}"
+    else:
+        program = Path(sys.argv[0]).name or "python"
+    return " ".join([program, shlex.join(sys.argv[1:])]).strip()
+
+
+def add_provenance(
+    out: str | Path, run_ids: list[str], start: float, device: str, finished: bool
+) -> None:
+    """Append to OUT/provenance.json one entry for the runs this process wrote: the command, the
+    git commit, the device (in words, `pipeline.device_label`), the date, the wall time and the
+    package versions."""
+    path = Path(out) / PROVENANCE
+    entries = json.loads(path.read_text()) if path.exists() else []
+    env = environment()
+    entries.append(
+        {
+            "command": invocation(),
+            "commit": env["git_commit"],
+            "device": device,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),
+            "wall_seconds": round(time.time() - start, 1),
+            "finished": finished,  # False: interrupted, the other runs were not written
+            "runs": run_ids,
+            "python": env["python"],
+            "packages": env["packages"],
+            "platform": env["platform"],
+            "cpu_count": env["cpu_count"],
+        }
+    )
+    write_text(path, json.dumps(entries, indent=2) + "\n")
+
+
+def read_provenance(out: str | Path) -> list[dict]:
+    path = Path(out) / PROVENANCE
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def write_record(path: Path, record: RunRecord, ranks: dict[str, np.ndarray]) -> RunRecord:

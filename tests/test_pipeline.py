@@ -82,6 +82,13 @@ def test_records_resume_instead_of_rerunning(tmp_path):
     assert _run(tmp_path, "--models", "pop", "--force") == 0
     assert paths[0].name.startswith("itemknn") and paths[0].stat().st_mtime_ns == mtimes[0]
     assert paths[1].stat().st_mtime_ns != mtimes[1]  # pop ran again
+    # each command that wrote records says so in provenance.json; the one that wrote none not
+    entries = records.read_provenance(tmp_path / "out")
+    assert [sorted(e["runs"]) for e in entries] == [sorted(p.stem for p in paths), [paths[1].stem]]
+    first = entries[0]
+    assert first["command"] == records.invocation() and first["finished"]
+    assert first["device"].startswith("cpu") and first["wall_seconds"] >= 0
+    assert first["packages"]["seqrec-bench"] == "0.2.0" and first["commit"] != ""
 
 
 def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
@@ -236,6 +243,8 @@ def test_a_plugin_may_use_a_built_in_model_at_import_time(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert records.read_records(tmp_path / "out")[0].model == "plugin-pop"
+    command = records.read_provenance(tmp_path / "out")[0]["command"]  # as the user typed it
+    assert command.startswith("python -m benchmark.run --dataset synthetic:")
 
 
 def test_report_renders_all_formats(tmp_path, capsys):
