@@ -159,12 +159,7 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> RunConfig:
-        """The inverse of `to_dict` (lists back to tuples); also reads schema-2 flat configs."""
-        if "data" not in d:  # schema 2: one flat dict, params = the ones given on the command line
-            given = d.get("params") or {}
-            model = ModelConfig(d["model"], _tuples(given), tuple(sorted(given)), "")
-            rest = {k: v for k, v in d.items() if k not in ("model", "params")}
-            return cls(model=model).replace(**{k: _tuple(v) for k, v in rest.items()})
+        """The inverse of `to_dict` (lists back to tuples)."""
         m = d["model"]
         model = ModelConfig(m["name"], _tuples(m["params"]), tuple(m["changed"]), m["code"])
         return cls(

@@ -175,11 +175,13 @@ def merged(args: argparse.Namespace) -> dict[str, Any]:
         values["seeds"] = [args.seed]
     if getattr(args, "models", None) is not None:
         values["models"] = args.models
-    params = study.get("params", {})
-    values["param_pairs"] = _study_pairs(params) + [
-        f"{k}={values[k]}" for k in SHORTCUTS if k in values
-    ]
-    values["param_pairs"] += list(args.param)
+    # shortcut flags (`--epochs 10`) reach the models that have the parameter and no others
+    values["shortcut_pairs"] = [f"{k}={values[k]}" for k in SHORTCUTS if k in values]
+    values["param_pairs"] = [
+        *_study_pairs(study.get("params", {})),
+        *values["shortcut_pairs"],
+        *args.param,
+    ]  # later pairs win: the file's [params], then the flags
     return values
 
 
@@ -197,8 +199,12 @@ def _text(value: Any) -> str:
     return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
-def route_params(models: list[str], pairs: list[str]) -> dict[str, dict[str, str]]:
-    """`key=value` goes to every model having that parameter, `model:key=value` to one."""
+def route_params(
+    models: list[str], pairs: list[str], shortcuts: list[str] = ()
+) -> dict[str, dict[str, str]]:
+    """`key=value` goes to every model having that parameter, `model:key=value` to one; a pair
+    no model takes is an error, but a shortcut flag (`--epochs 10` with only baselines) is not:
+    it concerns the models that have the parameter, and there are none."""
     from benchmark.models import model_param_fields
 
     routed: dict[str, dict[str, str]] = {m: {} for m in models}
@@ -211,6 +217,8 @@ def route_params(models: list[str], pairs: list[str]) -> dict[str, dict[str, str
         key, eq, value = pair.partition("=")
         if not eq:
             raise InputError(f"--param expects key=value, got {pair!r}")
+        if not takers and pair in shortcuts:
+            continue
         if not takers:
             raise InputError(f"--param {pair}: none of {', '.join(models)} has parameter {key!r}")
         for m in takers:
@@ -226,7 +234,9 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
     names = list_models() if wanted == ["all"] else wanted
     for name in names:
         get_model_class(name)  # unknown names fail here, with the known ones listed
-    routed: dict[str, dict] = route_params(names, values["param_pairs"])
+    routed: dict[str, dict] = route_params(
+        names, values["param_pairs"], values.get("shortcut_pairs", [])
+    )
     if values.get("tuned"):  # parameters chosen by benchmark.tune; explicit ones still win
         from benchmark.tune.best import with_tuned
 

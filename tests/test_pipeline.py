@@ -462,3 +462,10 @@ def test_each_part_of_the_candidate_key_gets_its_own_stored_file(tmp_path, monke
     for part in ("valid", "test"):
         assert np.array_equal(served[part], drawn[part]), (change, part)
         assert not np.array_equal(served[part], first[part]), (change, part)
+
+
+def test_a_shortcut_flag_concerns_only_the_models_that_have_the_parameter(tmp_path):
+    # `make benchmark MODELS=pop` passes --epochs 10 (the CPU cap): pop has no epochs, no error
+    assert _run(tmp_path, "--models", "pop", "--epochs", "2") == 0
+    assert records.read_records(tmp_path / "out")[0].model == "pop"
+    assert _run(tmp_path, "--models", "pop", "--param", "epochs=2") == 2  # explicit: refused

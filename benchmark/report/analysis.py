@@ -103,7 +103,8 @@ def analysis_tables(labelled_runs, split: str, caption: str, dataset: str, stem:
         tables = analyse(labelled_runs, split)
     except (FileNotFoundError, KeyError):
         raise InputError(
-            "records without targets in their ranks (written before schema 2); re-run with --force"
+            "records without their per-user ranks (the .ranks.npz beside each record); re-run "
+            "them with --force"
         ) from None
     analysis_figure(stem, tables, f"{dataset}, {split} set: full-ranking accuracy by segment")
     return [

@@ -130,7 +130,8 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         raise InputError("benchmark.tune searches one data set per OUT; give one --dataset")
     metric = check_metric(args.metric, configs[0].protocol.ks)
     names = [c.model.name for c in configs]
-    given = route_params(names, values["param_pairs"])  # what the command line fixed
+    # what the command line fixed
+    given = route_params(names, values["param_pairs"], values.get("shortcut_pairs", []))
     out, plugins, timeout = str(values["out"]), values["plugins"], args.timeout_minutes
     searches = []
     for config in configs:

@@ -1,6 +1,7 @@
 """Significance marks, Holm's correction and the paper tables, on hand-made records."""
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -262,3 +263,14 @@ def test_report_loads_neither_torch_nor_a_model(hand_made_runs):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_a_record_of_an_older_schema_is_refused_in_one_line(tmp_path, capsys):
+    _record(tmp_path, "pop", [1, 2, 3])
+    path = next((tmp_path / "runs").glob("*.json"))
+    old = json.loads(path.read_text())
+    old["schema_version"] = 3
+    path.write_text(json.dumps(old))
+    assert command.main([str(tmp_path)]) == 2
+    message = capsys.readouterr().err
+    assert message.count("\n") == 1 and "schema 3, not 4" in message and "run it again" in message
