@@ -45,7 +45,7 @@ benchmark: install
 	$(BIN)/python -m benchmark.run --dataset $(DATASET) $(if $(MIN_RATING),--min-rating $(MIN_RATING),) \
 		--models $(MODELS) --seed $(SEED) --device $(DEVICE) --out $(OUT) \
 		$(if $(EPOCHS),--epochs $(EPOCHS),) $(if $(TUNED),--tuned $(TUNED),)
-	$(BIN)/python -m benchmark.report $(OUT)
+	$(BIN)/python -m benchmark.report $(OUT) --published
 
 # One ablation grid with the same knobs: `make ablation PARAM=emb_dim MODELS=gru,sasrec`.
 PARAM ?= seq_len

@@ -31,7 +31,7 @@ from benchmark.experiment import (
 )
 from benchmark.records import RunRecord
 from benchmark.report.render import Table, render
-from benchmark.report.runs import full_candidates_text
+from benchmark.report.runs import full_candidates_text, sampled_text
 from benchmark.report.tables import summary
 from protocols.errors import InputError
 
@@ -186,8 +186,7 @@ def write_outputs(out: Path, param: str, recs: list[RunRecord]) -> str:
     caption = (
         f"Ablation of {param} on {describe(recs, param)}; {c.data.split} split, "
         f"test set; full = {full_candidates_text(c.data.repeats)}, "
-        f"sampled = {c.protocol.num_negatives} "
-        f"{c.protocol.negative_sampler} negatives, estimated_full = Krichene-Rendle "
+        f"sampled = {sampled_text(recs[0])}, estimated_full = Krichene-Rendle "
         f"estimate from the sampled ranks (uniform negatives only); "
         + (f"mean ± sample std over {n_seeds} seeds." if n_seeds > 1 else "one seed.")
     )

@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmark.config import RunConfig
 from benchmark.executors import execute
-from benchmark.experiment import resolve_device
+from benchmark.experiment import negatives_options, resolve_device
 from benchmark.models import model_config
 from benchmark.records import RunRecord, read_records
 
@@ -27,6 +27,7 @@ def build_config(model: str = "pop", params: dict | None = None, **options: Any)
     """`build_config("gru", {"epochs": 5}, dataset="ml-100k", seed=1)`, validated; the device
     (cpu unless given; `auto` picks cuda when present) is resolved to a concrete one."""
     config = RunConfig(model=model_config(model, params or {})).replace(**options)
+    config = config.replace(**negatives_options(options, config.data.dataset))
     return config.replace(device=resolve_device(config.device)).validate()
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 from protocols.errors import InputError
 
+FILE_SAMPLER = "file"  # the sampled candidates come from --negatives-file
+
 
 def option(default: Any, help: str, choices: tuple | None = None, cli: bool = True) -> Any:
     """A configuration field; `help` becomes the flag's help, `cli=False` keeps it off the
@@ -50,6 +52,9 @@ class DataConfig:
     split: str = option("loo", "leave-one-out or global temporal", choices=("loo", "temporal"))
     temporal_quantile: float = option(0.8, "temporal split cut-off, as a quantile of timestamps")
     targets_per_user: int = option(1, "held-out items per user in valid and in test")
+    # What the run ran on: the content hash of the interactions after preprocessing, filled in
+    # when the data is loaded (`pipeline.with_fingerprints`), so that it is part of the run id.
+    fingerprint: str = option("", "content hash of the interactions (set when loaded)", cli=False)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,15 @@ class ProtocolConfig:
         "log(1 + training popularity) (0: none)",
     )
     ties: str = option("pessimistic", "ties count against the target", cli=False)
+    negatives_file: str | None = option(
+        None,
+        "sampled protocol: rank each target against the fixed negatives of this file "
+        "('uid neg1 ... negN' per line, the same for valid and test), or 'published' for the "
+        "data set's own (s3rec-lastfm); replaces --num-negatives and --negative-sampler",
+    )
+    negatives_sha256: str = option(
+        "", "content hash of --negatives-file (set when read)", cli=False
+    )
 
 
 @dataclass(frozen=True)
@@ -114,7 +128,11 @@ class RunConfig:
                 "--repeats keep needs --targets-per-user 1 (several held-out events may repeat "
                 "one item, which would then count as several relevant items)"
             )
-        if p.negative_sampler not in SAMPLERS:
+        if p.negatives_file is not None and p.negative_sampler != FILE_SAMPLER:
+            raise InputError("--negatives-file fixes the candidates: drop --negative-sampler")
+        if p.negative_sampler == FILE_SAMPLER and p.negatives_file is None:
+            raise InputError(f"--negative-sampler {FILE_SAMPLER} needs --negatives-file")
+        if p.negative_sampler not in (*SAMPLERS, FILE_SAMPLER):
             raise InputError(
                 f"unknown --negative-sampler {p.negative_sampler!r}; known: {', '.join(SAMPLERS)}"
             )

@@ -77,6 +77,9 @@ def execute(
     Runs that differ only in α share one fitted model; a model fitted earlier (saved beside its
     record) is scored again rather than refitted, unless `force`.
     """
+    from benchmark.pipeline import with_fingerprints  # torch and the data: only with work
+
+    configs, loaded = with_fingerprints(configs)  # bad data fails here, before any model runs
     done, todo = [], []
     for config in configs:
         path = records.record_path(out, config.run_id())
@@ -85,7 +88,7 @@ def execute(
             done.append(records.read_record(path))
         else:
             todo.append(config)
-    prepared = prepare_all(todo)  # bad input fails here, before any model runs
+    prepared = prepare_all(todo, loaded)  # bad input fails here, before any model runs
     units = plan_units(todo, out, force)
     progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
     start, written = time.time(), []
@@ -109,11 +112,12 @@ def execute(
     return done
 
 
-def prepare_all(configs: list[RunConfig]) -> dict:
-    """One `Prepared` per data, negatives and seed; each data set loaded once."""
+def prepare_all(configs: list[RunConfig], loaded: dict | None = None) -> dict:
+    """One `Prepared` per data, negatives and seed; each data set loaded once (`loaded`: data
+    configuration -> `load_data` result, of data already loaded)."""
     from benchmark.pipeline import load_data, prepare, prepared_key  # torch: only with work
 
-    loaded, prepared = {}, {}
+    loaded, prepared = dict(loaded or {}), {}
     for config in configs:
         key = prepared_key(config)
         if key not in prepared:

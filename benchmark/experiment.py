@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmark.config import RunConfig, flag, option_fields
+from benchmark.config import FILE_SAMPLER, RunConfig, flag, option_fields
 from protocols.errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -247,10 +247,34 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
     dataset = options.pop("dataset", RunConfig().data.dataset)  # a list only from a file
     datasets = list(dataset) if isinstance(dataset, list | tuple) else [dataset]
     seeds = _seeds(values.get("seeds", [RunConfig().seed]))
+    extra = {str(d): negatives_options(options, str(d)) for d in datasets}
     return [
-        RunConfig(model=model).replace(**options, dataset=dataset, seed=seed).validate()
+        RunConfig(model=model)
+        .replace(**options, **extra[str(dataset)], dataset=dataset, seed=seed)
+        .validate()
         for dataset, model, seed in itertools.product(datasets, models, seeds)
     ]
+
+
+def negatives_options(options: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """With --negatives-file, the options it decides: the file's width is the number of
+    negatives, its content hash part of the run id. A drawn-sampler option beside it is
+    refused (it would contradict the file)."""
+    spec = options.get("negatives_file")
+    if spec is None:
+        return {}
+    given = [k for k in ("num_negatives", "negative_sampler") if options.get(k) is not None]
+    if given:
+        raise InputError(f"--negatives-file fixes the sampled candidates; drop --{flag(given[0])}")
+    from benchmark.datasets import data_root
+    from benchmark.datasets.negatives import locate
+
+    found = locate(str(spec), dataset, data_root())
+    return {
+        "num_negatives": found.count,
+        "negative_sampler": FILE_SAMPLER,
+        "negatives_sha256": found.sha256,
+    }
 
 
 def _seeds(value: Any) -> list[int]:

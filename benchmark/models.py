@@ -12,9 +12,11 @@ import functools
 import hashlib
 import importlib
 import inspect
+import pkgutil
 import typing
 from collections.abc import Iterable
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
 import baselines  # noqa: F401  (registers the baselines)
@@ -80,11 +82,29 @@ def model_config(name: str, given: dict[str, Any]) -> ModelConfig:
     return ModelConfig(name, tuple(sorted(resolved.items())), changed, code_fingerprint(name))
 
 
+# The code that decides every model's numbers: the protocol (split, candidates, ranks,
+# metrics), the readers and recipes of the data, and the pipeline that strings them together.
+PROTOCOL_CODE = ("protocols", "benchmark.datasets", "benchmark.pipeline")
+
+
 def code_fingerprint(name: str) -> str:
-    """`seqrec-bench 0.1.0 / <hash>`: the package version and a hash of the source of every
-    module defining the model class or one of its bases (so a plugin's edited code counts),
-    and of the modules it names in `code_modules` (the deep models' trainer and losses)."""
+    """`seqrec-bench 0.3.0 / <hash>`: the package version and a hash of the source of every
+    module defining the model class or one of its bases (so a plugin's edited code counts), of
+    the modules it names in `code_modules` (the deep models' trainer and losses), and of every
+    module of `PROTOCOL_CODE`, so that a changed protocol never reuses an old record."""
     return _fingerprint(get_model_class(name))
+
+
+def protocol_modules() -> list[ModuleType]:
+    """Every module of `PROTOCOL_CODE`, packages walked, in name order."""
+    found = {}
+    for name in PROTOCOL_CODE:
+        module = importlib.import_module(name)
+        found[module.__name__] = module
+        for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}."):
+            if info.name.rsplit(".", 1)[-1] not in ("__main__", "command"):  # not the CLI
+                found[info.name] = importlib.import_module(info.name)
+    return [found[name] for name in sorted(found)]
 
 
 @functools.cache
@@ -96,7 +116,8 @@ def _fingerprint(cls: type) -> str:
     digest = hashlib.sha256()
     modules = []
     named = [importlib.import_module(name) for name in cls.code_modules]
-    for module in [inspect.getmodule(klass) for klass in cls.__mro__] + named:
+    own = [inspect.getmodule(klass) for klass in cls.__mro__]
+    for module in own + named + protocol_modules():
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue
         modules.append(module)

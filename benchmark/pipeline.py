@@ -7,6 +7,7 @@ re-ranks the scores of a model that is already trained) and nothing is loaded tw
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -20,16 +21,18 @@ import torch
 
 from benchmark import records
 from benchmark.config import DataConfig, RunConfig
-from benchmark.datasets import load_raw
+from benchmark.datasets import data_root, load_raw
+from benchmark.datasets import negatives as negatives_file
 from benchmark.models import create_model
 from benchmark.records import RunRecord
 from protocols import metrics
 from protocols.beyond_accuracy import summarise_lists
 from protocols.data import fingerprint, to_implicit
+from protocols.errors import InputError
 from protocols.estimate import GAMMA, estimate_full
 from protocols.evaluate import TIE_RULE, Ranks, rank_targets
 from protocols.interface import Recommender
-from protocols.negatives import draw_candidates
+from protocols.negatives import draw_candidates, fixed_candidates
 from protocols.popularity import (
     HEAD_SHARE,
     PopularityPenalty,
@@ -58,7 +61,8 @@ class Prepared:
 
 
 def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:
-    """Interactions, split and fingerprint of a data configuration."""
+    """Interactions, split and fingerprint of a data configuration; a configuration that names
+    a fingerprint gets that content or an error (the file changed after the run was planned)."""
     raw = load_raw(
         config.dataset, sep=config.sep, columns=config.columns, min_rating_hint=config.min_rating
     )
@@ -70,13 +74,34 @@ def load_data(config: DataConfig) -> tuple[Interactions, Split, dict]:
         config.repeats,
     )
     split = make_split(data, config.split, config.targets_per_user, config.temporal_quantile)
-    return data, split, fingerprint(data)
+    found = fingerprint(data)
+    if config.fingerprint and config.fingerprint != found["sha256"]:
+        raise InputError(
+            f"{config.dataset}: its content changed after the run was planned (fingerprint "
+            f"{found['sha256']}, planned {config.fingerprint}); run the command again"
+        )
+    return data, split, found
+
+
+def with_fingerprints(configs: list[RunConfig]) -> tuple[list[RunConfig], dict]:
+    """Each configuration with its data's content hash (so a run is identified by what it ran
+    on: a changed file is a new run, never a skipped one), and {DataConfig: load_data result}
+    for the configurations returned. Each data configuration is loaded once."""
+    loaded, out = {}, []
+    for config in configs:
+        plain = dataclasses.replace(config.data, fingerprint="")
+        if plain not in loaded:
+            loaded[plain] = load_data(plain)
+        data = dataclasses.replace(plain, fingerprint=loaded[plain][2]["sha256"])
+        out.append(dataclasses.replace(config, data=data))
+    by_data = {dataclasses.replace(k, fingerprint=v[2]["sha256"]): v for k, v in loaded.items()}
+    return out, by_data
 
 
 def prepared_key(config: RunConfig) -> tuple:
     """Configurations with equal keys share one `Prepared` (model and α do not matter)."""
     p = config.protocol
-    return (config.data, p.num_negatives, p.negative_sampler, config.seed)
+    return (config.data, p.num_negatives, p.negative_sampler, p.negatives_sha256, config.seed)
 
 
 def prepare(config: RunConfig, loaded: tuple | None = None) -> Prepared:
@@ -103,8 +128,11 @@ def sampled_candidates(
     config: RunConfig, data: Interactions, split: Split, fp: dict
 ) -> dict[str, np.ndarray]:
     """Negatives per split part ({"valid": [n_users, N], "test": ...}), drawn once per (data,
-    split, repeats, N, sampler, seed), stored and reused by every model."""
+    split, repeats, N, sampler, seed), stored and reused by every model; or the fixed
+    negatives of --negatives-file."""
     p = config.protocol
+    if p.negatives_file is not None:
+        return published_candidates(config, data, split)
     key = [
         "per-part-v2",  # version of the drawing rule: older stored candidates are never reused
         fp["sha256"],
@@ -134,6 +162,20 @@ def sampled_candidates(
         np.savez(f, **negatives)
     os.replace(tmp, path)
     return negatives
+
+
+def published_candidates(config: RunConfig, data: Interactions, split: Split) -> dict:
+    """The negatives of --negatives-file, checked against the data, and against the content
+    the run was planned with (`RunConfig.negatives_sha256`, part of the run id)."""
+    p = config.protocol
+    found = negatives_file.locate(p.negatives_file, config.data.dataset, data_root())
+    if p.negatives_sha256 and found.sha256 != p.negatives_sha256:
+        raise InputError(
+            f"{found.path}: its content changed after the run was planned (sha256 "
+            f"{found.sha256[:16]}, planned {p.negatives_sha256[:16]}); run the command again"
+        )
+    table = negatives_file.read_negatives(found.path)
+    return fixed_candidates(data, split, table, str(found.path))
 
 
 def excludes_history(config: RunConfig) -> bool:
@@ -248,12 +290,7 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "split_info": split.info,
         "seq_len": p.seq_len,
         "repeats": config.data.repeats,
-        "sampled": {
-            "num_negatives": p.num_negatives,
-            "sampler": p.negative_sampler,
-            "seed": config.seed,
-            "excludes": _excluded_text(config) + " and the part's targets",
-        },
+        "sampled": _sampled_text(config),
         "full": {"excludes": _excluded_text(config)},
         "ties": TIE_RULE,
         "ks": list(p.ks),
@@ -266,6 +303,24 @@ def _protocol(config: RunConfig, split: Split) -> dict:
             f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior; "
             "one target per user and uniform negatives only"
         ),
+    }
+
+
+def _sampled_text(config: RunConfig) -> dict:
+    p = config.protocol
+    if p.negatives_file is not None:
+        return {
+            "num_negatives": p.num_negatives,
+            "negatives_file": p.negatives_file,
+            "negatives_sha256": p.negatives_sha256,
+            "excludes": "fixed negatives per user, the same for valid and test, none in the "
+            "user's history or targets",
+        }
+    return {
+        "num_negatives": p.num_negatives,
+        "sampler": p.negative_sampler,
+        "seed": config.seed,
+        "excludes": _excluded_text(config) + " and the part's targets",
     }
 
 

@@ -131,3 +131,38 @@ def _excluded(eval_set: EvalSet, n_columns: int, exclude_history: bool) -> sp.cs
     if not exclude_history:
         return targets
     return (targets + eval_set.inputs.to_csr(n_columns)).astype(bool).tocsr()
+
+
+def fixed_candidates(
+    data: Interactions, split: Split, table: dict[str, list[str]], where: str
+) -> dict[str, np.ndarray]:
+    """{"valid": [n_users, N], "test": [n_users, N]} from published negatives: `table` maps a
+    user's original id (as text) to the original ids of its N negatives, the same for both parts.
+
+    Refused (InputError naming `where`): an evaluated user missing from the table, an item the
+    data does not have, or a negative in the user's history or among its targets (all of its
+    events: such a negative would be a positive). Rows of users no part evaluates are 0.
+    """
+    item_index = {str(item): i for i, item in enumerate(data.item_ids) if i > 0}
+    width = len(next(iter(table.values())))
+    negatives = np.zeros((data.n_users, width), dtype=np.int64)
+    evaluated = np.union1d(split.valid.users, split.test.users)
+    histories = data.histories
+    for user in evaluated.tolist():
+        raw = str(data.user_ids[user])
+        if raw not in table:
+            raise InputError(f"{where}: no negatives for user {raw} of {data.name}")
+        try:
+            row = [item_index[item] for item in table[raw]]
+        except KeyError as error:
+            missing = error.args[0]
+            raise InputError(f"{where}: user {raw}: item {missing} is not in {data.name}") from None
+        clash = np.intersect1d(row, histories.row(user))
+        if len(clash):
+            item = data.item_ids[clash[0]]
+            raise InputError(
+                f"{where}: user {raw}: negative {item} is in the user's history or targets "
+                f"(the file belongs to another version of {data.name}?)"
+            )
+        negatives[user] = row
+    return {"valid": negatives, "test": negatives.copy()}

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 from pathlib import Path
 from typing import ClassVar
 
@@ -88,7 +89,8 @@ def test_records_resume_instead_of_rerunning(tmp_path):
     first = entries[0]
     assert first["command"] == records.invocation() and first["finished"]
     assert first["device"].startswith("cpu") and first["wall_seconds"] >= 0
-    assert first["packages"]["seqrec-bench"] == "0.2.0" and first["commit"] != ""
+    assert first["packages"]["seqrec-bench"] == metadata.version("seqrec-bench")
+    assert first["commit"] != ""
 
 
 def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):

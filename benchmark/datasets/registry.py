@@ -1,8 +1,10 @@
 """One registry of data sets: every name `--dataset` accepts besides own files and synthetic.
 
 An entry says where its data comes from and how it is checked, and loads itself:
-`kind` ("download": fetched and verified by SHA-256; "recipe": a raw dump the user puts in the
-data folder, preprocessed by a named recipe and checked by its statistics), `source`,
+`kind` ("download": a MovieLens zip fetched and verified by SHA-256; "pinned": a processed file
+papers trained on, fetched from a fixed commit and verified by SHA-256; "recipe": a raw dump the
+user puts in the data folder, preprocessed by a named recipe and checked by its statistics),
+`source`,
 `recipe`, `needs` (the file to have in the data folder), `expected` (its checksum or
 statistics), `present(root)` and `load(root, min_rating_hint) -> RawData`.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from benchmark.datasets import movielens, recipes
+from benchmark.datasets import movielens, pinned, recipes
 from protocols.registry import Registry
 from protocols.types import RawData
 
@@ -39,5 +41,5 @@ class RegisteredSet(Protocol):
 DATASETS: Registry[RegisteredSet] = Registry(
     "dataset", "or csv:PATH, seq:PATH, pairs:PATH, atomic:PATH, synthetic"
 )
-for _entry in (*movielens.SETS, *recipes.SETS):
+for _entry in (*movielens.SETS, *pinned.SETS, *recipes.SETS):
     DATASETS.add(_entry.name, _entry)

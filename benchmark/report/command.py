@@ -2,6 +2,7 @@
 
 python -m benchmark.report results/ml-100k results/ml-1m   # one table, data sets as column groups
 python -m benchmark.report results/ml-1m --analysis       # plus accuracy by popularity / history
+python -m benchmark.report results/s3rec-beauty --published  # published figures beside ours
 
 Each table is written as .md, .tex (booktabs) and a tidy .csv into the first folder (or --to).
 Imports neither torch nor any model.
@@ -13,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.commands import OneLineParser, guarded
+from benchmark.report.published import write_published
 from benchmark.report.tables import DEFAULT_COLUMNS, write_analysis, write_tables
 from protocols.errors import InputError
 
@@ -44,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     a("--allow-mixed", action="store_true", help="allow runs of different code in one table")
     a("--order", default="", help="models to list first, in this order (default: baselines, "
       "then the others, each in their declared order)")  # fmt: skip
+    a(
+        "--published",
+        action="store_true",
+        help="also published figures on the same data version and protocol beside ours "
+        "(published.md/.csv; test set)",
+    )
     a("--to", type=Path, default=None, help="where the tables go (default: the first folder)")
     args = parser.parse_args(argv)  # fmt: skip
     for folder in args.folders:
@@ -57,4 +65,6 @@ def main(argv: list[str] | None = None) -> int:
     print(write_tables(args.folders, columns, args.split, **common))
     if args.analysis:
         print(write_analysis(args.folders, args.split, **common))
+    if args.published:
+        print(write_published(args.folders, columns, **common))
     return 0

@@ -57,8 +57,18 @@ def setting_key(r: RunRecord) -> str:
     return json.dumps(
         [d.repeats, d.min_user_interactions, d.min_item_interactions, d.split,
          d.temporal_quantile if d.split == "temporal" else None, d.targets_per_user,
-         p.seq_len, p.num_negatives, p.negative_sampler]
+         p.seq_len, p.num_negatives, p.negative_sampler, p.negatives_sha256]
     )  # fmt: skip
+
+
+def sampled_text(r: RunRecord) -> str:
+    """The sampled candidates in words: drawn negatives, or a file's fixed ones."""
+    p = r.config.protocol
+    if p.negatives_file is None:
+        return f"{p.num_negatives} {p.negative_sampler} negatives"
+    if p.negatives_file == "published":
+        return f"the {p.num_negatives} published negatives per user of {r.dataset['name']}"
+    return f"the {p.num_negatives} fixed negatives per user of {Path(p.negatives_file).name}"
 
 
 def full_candidates_text(repeats: str) -> str:
@@ -148,6 +158,25 @@ def read_all(folders: list[Path], only=(), allow_mixed: bool = False) -> list[Ru
     if not recs:
         where = ", ".join(str(f / "runs") for f in folders)
         raise InputError(f"no run records under {where}" + (" match --only" if only else ""))
+    check_data(recs)
     if not allow_mixed:
         check_code(recs)
     return recs
+
+
+def check_data(recs: list[RunRecord]) -> None:
+    """One content per data set label: runs of two different files (or of a file that changed)
+    under one name are never pooled as seeds or compared in one column; an error names both."""
+    seen: dict[str, RunRecord] = {}
+    for r in recs:
+        first = seen.setdefault(dataset_label(r), r)
+        if first.dataset["sha256"] != r.dataset["sha256"]:
+            raise InputError(
+                f"two different data sets are both labelled {dataset_label(r)!r}: "
+                f"{_data_text(first)} and {_data_text(r)}; report them separately (one folder "
+                f"each, or --only dataset=...)"
+            )
+
+
+def _data_text(r: RunRecord) -> str:
+    return f"{r.config.data.dataset} (content {r.dataset['sha256']}, run {r.run_id})"

@@ -17,6 +17,7 @@ from benchmark.report.runs import (
     grouped,
     label,
     read_all,
+    sampled_text,
     setting_text,
 )
 from benchmark.report.significance import TEST_NAME, compare_to
@@ -63,9 +64,8 @@ def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) 
         per_cell = "" if len(ns) == 1 else " (n per cell in table.csv)"
         seeds = f"; mean ± sample std (ddof 1) over n = {n} seeds{per_cell}"
     return (
-        f"{sizes}. {setting_text(first)}, {split} set; sampled: {c.protocol.num_negatives} "
-        f"{c.protocol.negative_sampler} negatives; full: {full_candidates_text(c.data.repeats)}; ties count against "
-        f"the target{seeds}."
+        f"{sizes}. {setting_text(first)}, {split} set; sampled: {sampled_text(first)}; "
+        f"full: {full_candidates_text(c.data.repeats)}; ties count against the target{seeds}."
     )
 
 

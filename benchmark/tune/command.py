@@ -15,6 +15,7 @@ OUT/best.json and OUT/tuning.md/.tex/.csv summarise.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -146,6 +147,15 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     return searches
 
 
+def identified(searches: list[search.Search]) -> list[search.Search]:
+    """The searches with their data's content hash in the base configuration: a study keeps to
+    one version of the data (the manifest records it; a changed file is refused)."""
+    from benchmark.pipeline import with_fingerprints
+
+    bases, _ = with_fingerprints([s.base for s in searches])
+    return [dataclasses.replace(s, base=b) for s, b in zip(searches, bases, strict=True)]
+
+
 def prepare_studies(searches: list[search.Search]) -> None:
     """Create or reopen every study before any worker starts (interrupted trials failed, the
     default queued); a study records what it searches, to refuse a different one later (a
@@ -216,15 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.verbose)
     values = options(args, early)
-    searches = build_searches(args, values)
+    searches = identified(build_searches(args, values))  # bad data fails here, before OUT
     seeds = sorted({int(x) for x in as_list(values.get("seeds", [values["seed"]]))})
     out = Path(values["out"])
     restart = restarted(args, searches)
-    expected = manifest(searches[0].base, searches[0].metric)
+    expected = manifest(searches[0].base, searches[0].metric)  # the data's fingerprint too
     check_out(out, expected, searches, restart)
     from benchmark.executors import prepare_all
 
-    prepare_all([searches[0].base])  # a bad data set fails here, before OUT is touched
+    prepare_all([searches[0].base])  # a bad protocol option fails here, before OUT is touched
     out.mkdir(parents=True, exist_ok=True)
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         check_out(out, expected, searches, restart)  # again: another command may have begun

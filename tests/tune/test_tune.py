@@ -390,11 +390,12 @@ def test_a_study_begun_by_another_command_meanwhile_is_refused(tmp_path, monkeyp
 
     out, real, began = tmp_path / "out", executors.prepare_all, []
 
-    def prepare_while_another_command_begins(configs):
-        real(configs)
+    def prepare_while_another_command_begins(configs, loaded=None):
+        result = real(configs, loaded)
         if not began:  # the other command, on seed 5, runs to its end
             began.append(True)
             assert _tune(out, "--models", "itemknn", "--trials", "2", "--seed", "5") == 0
+        return result
 
     monkeypatch.setattr(executors, "prepare_all", prepare_while_another_command_begins)
     capsys.readouterr()
