@@ -65,7 +65,13 @@ def environment() -> dict:
     }
 
 
+# What "-dirty" looks at: the code and the package definition, not the results it writes.
+CODE_PATHS = ("benchmark", "baselines", "seqmodels", "protocols", "pyproject.toml")
+
+
 def _git_commit() -> str | None:
+    """HEAD, with "-dirty" when the code differs from it (a committed results folder being
+    rewritten does not count: its records do not change the numbers)."""
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
@@ -77,8 +83,8 @@ def _git_commit() -> str | None:
             check=True,
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=here,
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS],
+            cwd=here.parent,
             capture_output=True,
             text=True,
             timeout=5,

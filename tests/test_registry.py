@@ -14,11 +14,14 @@ from benchmark.models import (
 EXPECTED = [
     "bert4rec",
     "cnn",
+    "fmlprec",
     "gru",
+    "gsasrec",
     "itemknn",
     "mf-als",
     "mf-bpr",
     "mlp",
+    "narm",
     "personal-topk",
     "pop",
     "sasrec",
@@ -162,4 +165,5 @@ def test_class_attributes_say_baseline_and_seq_len():
     for name in list_models():
         cls = get_model_class(name)
         assert cls.is_baseline == (name in {"pop", "personal-topk", "itemknn", "mf-als", "mf-bpr"})
-        assert cls.uses_seq_len == (name in {"mlp", "cnn", "gru", "sasrec", "bert4rec"})
+        deep = {"mlp", "cnn", "gru", "narm", "sasrec", "gsasrec", "bert4rec", "fmlprec"}
+        assert cls.uses_seq_len == (name in deep)

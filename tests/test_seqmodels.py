@@ -6,7 +6,7 @@ from conftest import synthetic_world
 from torch import nn
 
 from baselines.popularity import Popularity
-from benchmark.models import create_model
+from benchmark.models import create_model, get_model_class, list_models
 from protocols.errors import TrainingError
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
@@ -14,7 +14,10 @@ from protocols.sequences import last_items
 from protocols.types import FitData
 from seqmodels.base import SequenceModel, TrainParams
 
-DEEP = ["mlp", "cnn", "gru", "sasrec"]
+DEEP = ["mlp", "cnn", "gru", "sasrec", "narm", "gsasrec", "fmlprec"]
+CAUSAL = [
+    name for name in list_models() if get_model_class(name).uses_seq_len and name != "bert4rec"
+]
 QUICK = {"epochs": 6, "emb_dim": 32, "lr": 3e-3, "patience": 6}
 
 
@@ -122,6 +125,18 @@ def test_padding_never_changes_a_user_state(name, fit_data):
         long = model.net_(torch.tensor([[0, 0, 0, 0, 0, 0, 5, 9, 12, 40]]))[0, -1]
         short = model.net_(torch.tensor([[0, 0, 0, 5, 9, 12, 40]]))[0, -1]
     torch.testing.assert_close(long, short, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CAUSAL)
+def test_no_state_reads_a_later_item(name, fit_data):
+    # every position trains on its next item: a state that saw it would learn to copy it
+    model = create_model(name, **{**QUICK, "epochs": 1}).fit(fit_data)
+    model.net_.eval()
+    with torch.no_grad():
+        # the real positions 2 to 4 (the padding slots' states are never used)
+        one = model.net_(torch.tensor([[0, 0, 5, 9, 12, 40, 7, 3]]))[0, 2:5]
+        other = model.net_(torch.tensor([[0, 0, 5, 9, 12, 88, 150, 61]]))[0, 2:5]
+    torch.testing.assert_close(one, other, rtol=1e-5, atol=1e-5)
 
 
 def test_without_validation_users_the_last_epoch_is_kept(fit_data):
