@@ -14,7 +14,7 @@ from protocols.sequences import last_items
 from protocols.types import FitData
 from seqmodels.base import SequenceModel, TrainParams
 
-DEEP = ["mlp", "cnn", "gru", "sasrec", "narm", "gsasrec", "fmlprec"]
+DEEP = ["mlp", "cnn", "gru", "sasrec", "narm"]
 CAUSAL = [
     name for name in list_models() if get_model_class(name).uses_seq_len and name != "bert4rec"
 ]
