@@ -95,8 +95,9 @@ def code_fingerprint(name: str) -> str:
     return _fingerprint(get_model_class(name))
 
 
-def protocol_modules() -> list[ModuleType]:
-    """Every module of `PROTOCOL_CODE`, packages walked, in name order."""
+@functools.cache
+def protocol_modules() -> tuple[ModuleType, ...]:
+    """Every module of `PROTOCOL_CODE`, packages walked once per process, in name order."""
     found = {}
     for name in PROTOCOL_CODE:
         module = importlib.import_module(name)
@@ -104,7 +105,7 @@ def protocol_modules() -> list[ModuleType]:
         for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}."):
             if info.name.rsplit(".", 1)[-1] not in ("__main__", "command"):  # not the CLI
                 found[info.name] = importlib.import_module(info.name)
-    return [found[name] for name in sorted(found)]
+    return tuple(found[name] for name in sorted(found))
 
 
 @functools.cache
@@ -117,7 +118,7 @@ def _fingerprint(cls: type) -> str:
     modules = []
     named = [importlib.import_module(name) for name in cls.code_modules]
     own = [inspect.getmodule(klass) for klass in cls.__mro__]
-    for module in own + named + protocol_modules():
+    for module in [*own, *named, *protocol_modules()]:
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue
         modules.append(module)

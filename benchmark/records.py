@@ -113,8 +113,7 @@ def add_provenance(
     """Append to OUT/provenance.json one entry for the runs this process wrote: the command, the
     git commit, the device (in words, `pipeline.device_label`), the date, the wall time and the
     package versions."""
-    path = Path(out) / PROVENANCE
-    entries = json.loads(path.read_text()) if path.exists() else []
+    entries = read_provenance(out)
     env = environment()
     entries.append(
         {
@@ -131,7 +130,7 @@ def add_provenance(
             "cpu_count": env["cpu_count"],
         }
     )
-    write_text(path, json.dumps(entries, indent=2) + "\n")
+    write_text(Path(out) / PROVENANCE, json.dumps(entries, indent=2) + "\n")
 
 
 def read_provenance(out: str | Path) -> list[dict]:

@@ -147,13 +147,15 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     return searches
 
 
-def identified(searches: list[search.Search]) -> list[search.Search]:
-    """The searches with their data's content hash in the base configuration: a study keeps to
-    one version of the data (the manifest records it; a changed file is refused)."""
+def identified(searches: list[search.Search]) -> tuple[list[search.Search], dict]:
+    """The searches with their data's content hash in the base configuration (a study keeps to
+    one version of the data: the manifest records it, a changed file is refused), and the
+    loaded data (`pipeline.with_fingerprints`), so that it is not read again."""
     from benchmark.pipeline import with_fingerprints
 
-    bases, _ = with_fingerprints([s.base for s in searches])
-    return [dataclasses.replace(s, base=b) for s, b in zip(searches, bases, strict=True)]
+    bases, loaded = with_fingerprints([s.base for s in searches])
+    found = [dataclasses.replace(s, base=b) for s, b in zip(searches, bases, strict=True)]
+    return found, loaded
 
 
 def prepare_studies(searches: list[search.Search]) -> None:
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     setup_logging(args.verbose)
     values = options(args, early)
-    searches = identified(build_searches(args, values))  # bad data fails here, before OUT
+    searches, loaded = identified(build_searches(args, values))  # bad data fails here
     seeds = sorted({int(x) for x in as_list(values.get("seeds", [values["seed"]]))})
     out = Path(values["out"])
     restart = restarted(args, searches)
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     check_out(out, expected, searches, restart)
     from benchmark.executors import prepare_all
 
-    prepare_all([searches[0].base])  # a bad protocol option fails here, before OUT is touched
+    prepare_all([searches[0].base], loaded)  # a bad protocol option fails here, before OUT
     out.mkdir(parents=True, exist_ok=True)
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         check_out(out, expected, searches, restart)  # again: another command may have begun
