@@ -282,7 +282,3 @@ def _seeds(value: Any) -> list[int]:
         return sorted({int(s) for s in as_list(value)})
     except (TypeError, ValueError):
         raise InputError(f"--seeds expects comma-separated integers, got {value!r}") from None
-
-
-def configs_from_args(args: argparse.Namespace) -> list[RunConfig]:
-    return configs_from_values(merged(args))
