@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
-from benchmark.models import create_model
+from benchmark.models import create_model, get_model_class, list_models
 from benchmark.pipeline import device_label, make_fit_data, prepare
 from protocols.estimate import cached_correction, estimate_full
 from protocols.evaluate import rank_targets
@@ -105,8 +105,8 @@ def main() -> None:
     a("--dataset", default="synthetic:n_users=22363,n_items=12101,mean_length=9,min_length=5")
     a("--min-rating", type=float, default=None)
     a("--eval-models", default="pop,itemknn,sasrec")
-    a("--train-models", default="gru,sasrec")
-    a("--losses", default="ce,sampled-ce")
+    a("--train-models", default="gru,sasrec", help="names, or deep: every sequence model")
+    a("--losses", default="ce,sampled-ce", help="names, or own: each model's default loss")
     a("--epochs", type=int, default=3)
     a("--seq-len", type=int, default=50)
     a("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
@@ -191,9 +191,14 @@ def train_rows(args, fit, data) -> list[list]:
     inputs, targets = training_windows(fit.train, args.seq_len)
     positions = int((targets != 0).sum())
     rows = []
-    for name in filter(None, args.train_models.split(",")):  # --train-models "": none
+    names = args.train_models.split(",")
+    if names == ["deep"]:
+        names = [n for n in list_models() if get_model_class(n).uses_seq_len]
+    for name in filter(None, names):  # --train-models "": none
         ce_seconds = None
         for loss in args.losses.split(","):
+            own = get_model_class(name).Params.loss
+            loss = own if loss == "own" else loss
             model = create_model(name, epochs=args.epochs, patience=args.epochs, loss=loss)
             history = model.fit(fit).training_["history"]
             seconds = min(h["train_seconds"] for h in history)

@@ -1,13 +1,33 @@
 """Deep sequence models. Importing this package registers every model in it."""
 
-from seqmodels import bert4rec, cnn, fmlprec, gru, gsasrec, losses, mlp, narm, sasrec
+from seqmodels import (
+    bert4rec,
+    caser,
+    cl4srec,
+    cnn,
+    duorec,
+    esasrec,
+    fmlprec,
+    gru,
+    gsasrec,
+    hstu,
+    losses,
+    mlp,
+    narm,
+    sasrec,
+)
 
 __all__ = [
     "bert4rec",
+    "caser",
+    "cl4srec",
     "cnn",
+    "duorec",
+    "esasrec",
     "fmlprec",
     "gru",
     "gsasrec",
+    "hstu",
     "losses",
     "mlp",
     "narm",

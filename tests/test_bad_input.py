@@ -46,6 +46,18 @@ CASES = {
         ["--models", "pop,bert4rec", "--param", "loss=bce"],
         "model 'bert4rec': cannot train with --loss bce",
     ),
+    "augmentation rate outside (0, 1]": (
+        ["--models", "pop,cl4srec", "--param", "crop=1.5"],
+        "model 'cl4srec': crop must be in (0, 1], got 1.5",
+    ),
+    "negative temperature": (
+        ["--models", "pop,duorec", "--param", "temperature=-1"],
+        "model 'duorec': temperature must be positive, got -1",
+    ),
+    "fewer than one target": (
+        ["--models", "pop,caser", "--param", "targets=0"],
+        "model 'caser': targets must be >= 1, got 0",
+    ),
     "bad sampler": (["--negative-sampler", "fancy"], "negative-sampler"),
     "bad split": (["--split", "random"], "invalid choice"),
     "keep with two targets": (

@@ -13,10 +13,15 @@ from benchmark.models import (
 
 EXPECTED = [
     "bert4rec",
+    "caser",
+    "cl4srec",
     "cnn",
+    "duorec",
+    "esasrec",
     "fmlprec",
     "gru",
     "gsasrec",
+    "hstu",
     "itemknn",
     "mf-als",
     "mf-bpr",

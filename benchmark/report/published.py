@@ -33,6 +33,11 @@ NAMES = {
     "gru": ("GRU4Rec",),
     "sasrec": ("SASRec",),
     "bert4rec": ("BERT4Rec",),
+    "caser": ("Caser",),
+    "duorec": ("DuoRec",),
+    "cl4srec": ("CL4SRec",),
+    "hstu": ("HSTU",),
+    "esasrec": ("eSASRec",),
 }
 ALL_DATA = "counted on all data"  # how a source says its popularity saw the held-out items
 HEADER = ["dataset", "model", "metric", "ours", "published", "ours / published", "sources"]

@@ -1,0 +1,111 @@
+"""eSASRec (Tikhonovich et al., RecSys 2025): SASRec made strong by its training objective and
+LiGR-style gated layers: next-item prediction at every position of the shifted sequence,
+sampled softmax over uniform negatives, and Transformer layers whose two residual branches are
+each gated by a sigmoid of the normalised input.
+
+Follows the paper: pre-LayerNorm layers, h = x + sigmoid(G1 LN(x)) * MHA(LN(x)) and
+out = h + sigmoid(G2 LN(h)) * FFN(LN(h)) (dropout on each branch), learned positions, the
+shifted-sequence objective (the trainer's every-position next-item loss) and sampled softmax
+(`sampled-ce`, 256 uniform negatives shared by a batch, with the logQ correction). Changes: the
+feed-forward width is d with GELU (as `sasrec` here), and input and output item embeddings are
+one table, as in every model here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from protocols.registry import register_model
+from protocols.search_space import Choice, Int
+from seqmodels.attention import readable_keys
+from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, check_attention
+
+
+@dataclasses.dataclass(frozen=True)
+class ESASRecParams(TrainParams):
+    blocks: int = 2
+    heads: int = 1
+    loss: str = "sampled-ce"
+    negatives: int = 256
+
+    losses: ClassVar[tuple[str, ...] | None] = ("sampled-ce", "ce")  # softmax objectives
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_attention(self)
+
+
+class GatedLayer(nn.Module):
+    """A pre-norm Transformer layer whose residual branches are gated (LiGR)."""
+
+    def __init__(self, p: ESASRecParams) -> None:
+        super().__init__()
+        d = p.emb_dim
+        self.heads = p.heads
+        self.attention_norm = nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.attention_out = nn.Linear(d, d)
+        self.attention_gate = nn.Linear(d, d)
+        self.ff_norm = nn.LayerNorm(d)
+        self.feed_forward = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, d))
+        self.ff_gate = nn.Linear(d, d)
+        self.dropout = nn.Dropout(p.dropout)
+        self.attention_dropout = p.dropout
+
+    def forward(self, x: torch.Tensor, readable: torch.Tensor) -> torch.Tensor:
+        b, length, d = x.shape
+        normed = self.attention_norm(x)
+        q, k, v = (
+            t.view(b, length, self.heads, -1).transpose(1, 2)
+            for t in self.qkv(normed).chunk(3, dim=-1)
+        )
+        attended = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=readable[:, None],
+            dropout_p=self.attention_dropout if self.training else 0.0,
+        )
+        attended = self.attention_out(attended.transpose(1, 2).reshape(b, length, d))
+        x = x + torch.sigmoid(self.attention_gate(normed)) * self.dropout(attended)
+        normed = self.ff_norm(x)
+        return x + torch.sigmoid(self.ff_gate(normed)) * self.dropout(self.feed_forward(normed))
+
+
+class ESASRecEncoder(nn.Module):
+    def __init__(self, p: ESASRecParams, seq_len: int) -> None:
+        super().__init__()
+        self.positions = nn.Embedding(seq_len, p.emb_dim)
+        self.layers = nn.ModuleList(GatedLayer(p) for _ in range(p.blocks))
+        self.norm = nn.LayerNorm(p.emb_dim)
+
+    def forward(self, embedded: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        length, d = embedded.shape[1:]
+        keep = present[..., None]
+        x = (embedded * d**0.5 + self.positions.weight[-length:]) * keep
+        readable = readable_keys(present)
+        for layer in self.layers:
+            x = layer(x, readable) * keep
+        return self.norm(x) * keep
+
+
+@register_model("esasrec")
+class ESASRec(SequenceModel):
+    """SASRec with gated (LiGR) layers and sampled softmax over the shifted sequence."""
+
+    display_order = 48
+    Params = ESASRecParams
+    search_space = {
+        **TRAIN_SPACE,
+        "blocks": Int(1, 3),
+        "heads": Choice((1, 2, 4)),
+        "negatives": Choice((64, 128, 256, 512)),
+    }
+
+    def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
+        return ESASRecEncoder(self.params, seq_len)
