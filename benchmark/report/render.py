@@ -40,6 +40,7 @@ class Table:
     groups: tuple[tuple[str, tuple[str, ...]], ...]  # (group name, its column names)
     rows: tuple[tuple[str, tuple[Summary | None, ...]], ...]  # (label, one cell per column)
     ranked: bool = True  # bold best, underline second, in accuracy columns (higher is better)
+    decimals: int = 4  # places after the point of every cell
     # (label, group) -> mark: after the label when the group is "", else after that group's
     # first cell (a mark that holds for one data set of several)
     marks: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -74,10 +75,10 @@ def _places(table: Table) -> list[dict[int, int]]:
     return places
 
 
-def _text(v: Summary | None, pm: str) -> str:
+def _text(v: Summary | None, pm: str, decimals: int = 4) -> str:
     if v is None or math.isnan(v.mean):
         return "–"
-    return f"{v.mean:.4f}" + (f"{pm}{v.std:.4f}" if v.std is not None else "")
+    return f"{v.mean:.{decimals}f}" + (f"{pm}{v.std:.{decimals}f}" if v.std is not None else "")
 
 
 def _cell_marks(table: Table, label: str) -> list[str]:
@@ -99,7 +100,7 @@ def markdown(table: Table) -> str:
         line = [label + table.marks.get((label, ""), "")]
         for c, (v, mark) in enumerate(zip(values, _cell_marks(table, label), strict=True)):
             on, off = wrap.get(places[c].get(i, 0), ("", ""))
-            line.append(f"{on}{_text(v, ' ± ')}{off}{mark}")
+            line.append(f"{on}{_text(v, ' ± ', table.decimals)}{off}{mark}")
         body.append(line)
     align = ["left"] + ["right"] * len(table.columns)
     text = tabulate(body, headers, tablefmt="github", colalign=align, disable_numparse=True)
@@ -127,7 +128,7 @@ def latex(table: Table) -> str:
         cells = [escape(label + table.marks.get((label, ""), ""))]
         for c, (v, mark) in enumerate(zip(values, _cell_marks(table, label), strict=True)):
             on, off = wrap.get(places[c].get(i, 0), ("", ""))
-            cells.append(f"{on}{_text(v, LATEX_PM)}{off}{escape(mark)}")
+            cells.append(f"{on}{_text(v, LATEX_PM, table.decimals)}{off}{escape(mark)}")
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     body = "\n".join(lines)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from benchmark import records
 from benchmark.records import RunRecord
 from benchmark.report.render import Summary, Table, csv_text, render
@@ -171,7 +173,41 @@ def _extra_tables(datasets: dict, split: str, order) -> list[tuple]:
                 "(ARP) and Gini index of recommendation counts.")  # fmt: skip
         rows = tuple((lab, tuple(beyond[lab])) for lab in labels)
         out.append(("beyond_accuracy", Table(text, groups, rows, ranked=False), None))
+    cost = {lab: [] for lab in labels}
+    for runs in datasets.values():
+        runs_of = by_label(runs, order)
+        for lab in labels:
+            cost[lab] += _cost_cells(runs_of.get(lab, []))
+    if any(v is not None for vs in cost.values() for v in vs):
+        groups = tuple((name if multi else "", COST_COLUMNS) for name in datasets)
+        text = (f"{caption} What each model cost, from its records (means over seeds): fit "
+                "seconds and evaluation seconds (validation and test ranked); for models trained "
+                "in epochs, the epochs run, the "
+                "epoch whose weights were kept (best validation NDCG@10), and the seconds of one "
+                "epoch's training and of its validation. Seconds are the machine's of each "
+                "record (its `device`).")  # fmt: skip
+        rows = tuple((lab, tuple(cost[lab])) for lab in labels)
+        out.append(("cost", Table(text, groups, rows, ranked=False, decimals=1), None))
     return out
+
+
+COST_COLUMNS = ("fit s", "eval s", "epochs", "best epoch", "train s/epoch", "valid s/epoch")
+
+
+def _cost_cells(runs: list[RunRecord]) -> list[Summary | None]:
+    """One Summary per COST_COLUMNS over the runs (None where no run has the figure)."""
+    columns: list[list[float]] = [[] for _ in COST_COLUMNS]
+    for r in runs:
+        for i, key in enumerate(("fit_seconds", "eval_seconds")):
+            if key in r.timings:
+                columns[i].append(r.timings[key])
+        history = (r.training or {}).get("history") or []
+        if history:
+            columns[2].append(len(history))
+            columns[3].append(r.training["best_epoch"])
+            columns[4].append(float(np.mean([h["train_seconds"] for h in history])))
+            columns[5].append(float(np.mean([h["valid_seconds"] for h in history])))
+    return [Summary.of(values) for values in columns]
 
 
 def _order_agreement(gaps: dict[str, list], names: list[str]) -> str:

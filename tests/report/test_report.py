@@ -29,6 +29,8 @@ def _record(
     users=None,
     code="seqrec-bench 0.1.0 / x",
     dataset="hand-made",
+    timings=None,
+    training=None,
     **options,
 ):
     users = np.arange(len(full_ranks)) if users is None else users
@@ -50,7 +52,8 @@ def _record(
             "sampled": {"test": metrics.summarise(ranks // 10, (10,))},
             "estimated_full": {"test": metrics.summarise(ranks + 1, (10,))},
         },
-        timings={},
+        timings=timings or {},
+        training=training,
         device={},
         environment={},
         created="",
@@ -274,3 +277,34 @@ def test_a_record_of_an_older_schema_is_refused_in_one_line(tmp_path, capsys):
     assert command.main([str(tmp_path)]) == 2
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and "schema 3, not 4" in message and "run it again" in message
+
+
+def test_cost_table_reads_seconds_and_epochs_from_the_records(tmp_path):
+    ranks = np.arange(300) % 40
+    for seed, fit in ((0, 10.0), (1, 14.0)):
+        _record(tmp_path, "pop", ranks, seed, timings={"fit_seconds": 0.5, "eval_seconds": 1.0})
+        history = [{"train_seconds": fit / 4, "valid_seconds": 0.5} for _ in range(4)]
+        _record(
+            tmp_path,
+            "gru",
+            ranks,
+            seed,
+            timings={"fit_seconds": fit, "eval_seconds": 2.0},
+            training={"history": history, "best_epoch": 2 + seed},
+        )
+    tables.write_tables(tmp_path, ("full:NDCG@10",), "test")
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+        for line in (tmp_path / "cost.md").read_text().splitlines()
+        if line.startswith("| ") and not line.startswith("| model")
+    }
+    # fit s, eval s, epochs, best epoch, train s/epoch, valid s/epoch: means ± sd over seeds
+    assert rows["gru"] == [
+        "12.0 ± 2.8",
+        "2.0 ± 0.0",
+        "4.0 ± 0.0",
+        "2.5 ± 0.7",
+        "3.0 ± 0.7",
+        "0.5 ± 0.0",
+    ]
+    assert rows["pop"] == ["0.5 ± 0.0", "1.0 ± 0.0", "–", "–", "–", "–"]
