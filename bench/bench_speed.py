@@ -129,7 +129,9 @@ def main() -> None:
     rows = []
     for name in filter(None, args.eval_models.split(",")):
         model = create_model(name, **({"epochs": 1} if name in ("sasrec", "gru") else {}))
+        begin = time.perf_counter()
         model.fit(fit)
+        fit_seconds = time.perf_counter() - begin
         with tempfile.TemporaryDirectory() as store:
             timed = [
                 min(
@@ -153,12 +155,13 @@ def main() -> None:
         valid_floor = min(
             counting_floor(model, (split.valid,), data.n_items, args.seq_len) for _ in range(2)
         )
-        rows.append([name, *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
+        rows.append([name, f"{fit_seconds:.2f}", *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
         rows[-1] += [f"{t / floor:.2f}" for t in timed]
         rows[-1] += [f"{valid:.2f}", f"{valid_floor:.2f}", f"{valid / valid_floor:.2f}"]
     users = split.valid.n_users + split.test.n_users
     heads = [
         "model",
+        "fit s (one epoch for sasrec, gru)",
         f"eval s, estimate solved ({users} users)",
         "estimate stored",
         "estimate cached",
