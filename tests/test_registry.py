@@ -170,5 +170,6 @@ def test_class_attributes_say_baseline_and_seq_len():
     for name in list_models():
         cls = get_model_class(name)
         assert cls.is_baseline == (name in {"pop", "personal-topk", "itemknn", "mf-als", "mf-bpr"})
-        deep = {"mlp", "cnn", "gru", "narm", "sasrec", "gsasrec", "bert4rec", "fmlprec"}
+        deep = {"mlp", "cnn", "caser", "gru", "narm", "sasrec", "gsasrec", "duorec", "cl4srec"}
+        deep |= {"esasrec", "bert4rec", "hstu", "fmlprec"}
         assert cls.uses_seq_len == (name in deep)
