@@ -79,6 +79,7 @@ def execute(
     """
     from benchmark.pipeline import with_fingerprints  # torch and the data: only with work
 
+    records.code_commit()  # the commit of the code this process runs, before any model runs
     configs, loaded = with_fingerprints(configs)  # bad data fails here, before any model runs
     done, todo = [], []
     for config in configs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -59,7 +60,7 @@ def environment() -> dict:
     return {
         "python": sys.version.split()[0],
         "packages": versions,
-        "git_commit": _git_commit(),
+        "git_commit": code_commit(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
     }
@@ -69,9 +70,12 @@ def environment() -> dict:
 CODE_PATHS = ("benchmark", "baselines", "seqmodels", "protocols", "pyproject.toml")
 
 
-def _git_commit() -> str | None:
+@functools.cache
+def code_commit() -> str | None:
     """HEAD, with "-dirty" when the code differs from it (a committed results folder being
-    rewritten does not count: its records do not change the numbers)."""
+    rewritten does not count: its records do not change the numbers). Read once per process,
+    at the first call, which `executors.execute` makes before any model runs: a commit made
+    while a long run goes on is not credited with the records of code loaded before it."""
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(
