@@ -60,3 +60,16 @@ def test_every_example_runs_as_written(tmp_path):
         assert result.returncode == 0, f"{text}\n{result.stderr[-2000:]}"
     assert (tmp_path / "results" / "example" / "table.md").is_file()
     assert (tmp_path / "results" / "tuning" / "example" / "best.json").is_file()
+
+
+def test_provenance_counts_only_the_records_still_in_the_folder():
+    entry = {"commit": "abc", "device": "cpu", "started": "2026-12-03T00:00", "wall_seconds": 61}
+    entries = [
+        {**entry, "command": "first", "runs": ["a", "b", "c"]},
+        {**entry, "command": "second", "runs": ["b", "d"]},
+        {**entry, "command": "gone", "runs": ["e"]},
+    ]
+    text = readme._provenance("results/x", entries, {"a", "b", "c", "d"} - {"c"})
+    assert "`first` at commit `abc` on cpu, 2026-12-03, 1 min 1 s (2 of its 3 runs" in text
+    assert "`second` at commit `abc` on cpu, 2026-12-03, 1 min 1 s (2 runs)" in text
+    assert "gone" not in text

@@ -50,21 +50,32 @@ def block(root: Path = ROOT) -> str:
         parts += [markdown(t) for t in tables]
         if published:
             parts.append(render_comparison(recs, COLUMNS[:2])["md"])
-        parts.append(_provenance(folder, records.read_provenance(path)))
+        present = {r.run_id for r in recs}
+        parts.append(_provenance(folder, records.read_provenance(path), present))
     parts.append(END)
     return "\n".join(parts)
 
 
-def _provenance(folder: str, entries: list[dict]) -> str:
-    if not entries:
-        return f"<sub>`{folder}`: no provenance.json.</sub>\n"
+def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
+    """Each command that wrote records still in the folder (`present`: their run ids), with how
+    many of its runs are there (a run re-run since under changed code has a new id)."""
     lines = []
     for e in entries:
+        kept = [run for run in e["runs"] if run in present]
+        if not kept:
+            continue
         commit = (e["commit"] or "unknown")[:12]
+        count = (
+            f"{len(kept)} runs"
+            if len(kept) == len(e["runs"])
+            else (f"{len(kept)} of its {len(e['runs'])} runs; the others re-run since")
+        )
         lines.append(
             f"`{e['command']}` at commit `{commit}` on {e['device']}, "
-            f"{e['started'][:10]}, {_duration(e['wall_seconds'])} ({len(e['runs'])} runs)"
+            f"{e['started'][:10]}, {_duration(e['wall_seconds'])} ({count})"
         )
+    if not lines:
+        return f"<sub>`{folder}`: no provenance.json entry names its records.</sub>\n"
     return f"<sub>Records in [`{folder}`]({folder}/); written by " + "; ".join(lines) + ".</sub>\n"
 
 
