@@ -143,18 +143,21 @@ def _tidy(setting, dataset, lab, column, split, v: Summary, p) -> dict:
 
 
 def _extra_tables(datasets: dict, split: str, order) -> list[tuple]:
-    """sampled_vs_full (the gap and its estimate) and beyond_accuracy, same column groups."""
+    """sampled_vs_full (the gap and its estimate), beyond_accuracy and cost, same column
+    groups."""
     caption = _caption(datasets, split)
     gap_cols = tuple(f"{m} {n}" for m in GAP_METRICS for n in
                      ("sampled", "estimated", "full", "sampled-full", "estimated-full"))  # fmt: skip
     labels = list(by_label([r for rs in datasets.values() for r in rs], order))
     gaps = {lab: [] for lab in labels}
     beyond = {lab: [] for lab in labels}
+    cost = {lab: [] for lab in labels}
     for runs in datasets.values():
         runs_of = by_label(runs, order)
         for lab in labels:
             gaps[lab] += _gap_cells(runs_of.get(lab, []), split)
             beyond[lab] += [summary(runs_of.get(lab, []), c, split) for c in BEYOND_COLUMNS]
+            cost[lab] += _cost_cells(runs_of.get(lab, []))
     multi = len(datasets) > 1
     out = []
     if any(v is not None for vs in gaps.values() for v in vs):
@@ -173,11 +176,6 @@ def _extra_tables(datasets: dict, split: str, order) -> list[tuple]:
                 "(ARP) and Gini index of recommendation counts.")  # fmt: skip
         rows = tuple((lab, tuple(beyond[lab])) for lab in labels)
         out.append(("beyond_accuracy", Table(text, groups, rows, ranked=False), None))
-    cost = {lab: [] for lab in labels}
-    for runs in datasets.values():
-        runs_of = by_label(runs, order)
-        for lab in labels:
-            cost[lab] += _cost_cells(runs_of.get(lab, []))
     if any(v is not None for vs in cost.values() for v in vs):
         groups = tuple((name if multi else "", COST_COLUMNS) for name in datasets)
         text = (f"{caption} What each model cost, from its records (means over seeds): fit "
