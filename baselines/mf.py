@@ -70,6 +70,20 @@ class _ImplicitMF(Recommender):
         users = torch.from_numpy(self._user_factors(batch))  # [B, d]
         return users @ self.item_factors_.T  # [B, n+1]
 
+    def fitted_state(self) -> dict:
+        """implicit's model is kept as its two factor matrices."""
+        m = self.model_
+        arrays = {"user": np.asarray(m.user_factors), "item": np.asarray(m.item_factors)}
+        return {"factors": {k: torch.from_numpy(a) for k, a in arrays.items()}}
+
+    def load_fitted_state(self, state: dict) -> None:
+        """implicit's model rebuilt with the same arguments, its factors set."""
+        model = self._model_class()(**self._model_arguments())
+        model.user_factors = state["factors"]["user"].numpy()
+        model.item_factors = state["factors"]["item"].numpy()
+        self.model_ = model
+        self.item_factors_ = torch.from_numpy(np.asarray(model.item_factors, dtype=np.float32))
+
 
 @register_model("mf-als")
 class ALS(_ImplicitMF):

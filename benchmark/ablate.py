@@ -2,11 +2,14 @@
 
 python -m benchmark.ablate --param seq_len --models gru --dataset ml-1m --min-rating 4
 python -m benchmark.ablate --param alpha --models all --seeds 0,1,2
+python -m benchmark.ablate --param rerank --models gru,sasrec   (every re-ranker's own grid)
+python -m benchmark.ablate --param rerank:xquad --values 0.2,0.5,0.9
 
 Records go to OUT/runs/ (finished points are skipped, so an interrupted ablation resumes);
 the table (ablation.md/.tex/.csv) and figure (ablation.png/.pdf) go to OUT, by default
-results/ablations/<dataset>/<param>/. The alpha grid re-ranks the scores of models fitted
-once per seed: it trains nothing per value.
+results/ablations/<dataset>/<param>/. The alpha and re-ranker grids reorder the scores of
+models fitted once per seed: they train nothing per value. A re-ranker grid writes the
+frontier instead (`benchmark.frontier`: frontier.md/.tex/.csv, frontier_<model>.png/.pdf).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from benchmark.experiment import (
     plugin_list,
 )
 from benchmark.records import RunRecord
+from benchmark.report import frontier
 from benchmark.report.render import Table, render
 from benchmark.report.runs import full_candidates_text, sampled_text
 from benchmark.report.tables import summary
@@ -58,12 +62,17 @@ TABLE_COLUMNS = (
 FIGURE_METRICS = ("HR@10", "NDCG@10", "coverage@10")
 
 
+def is_rerank(param: str) -> bool:
+    """`rerank` (every re-ranker) or `rerank:NAME` (one)."""
+    return param.partition(":")[0] == "rerank"
+
+
 def applies(param: str, model: str) -> bool:
     """Whether `param` changes what `model` does."""
     from benchmark.models import get_model_class
 
-    if param == "alpha":
-        return True  # a penalty on the scores: every model
+    if param == "alpha" or is_rerank(param):
+        return True  # a penalty or a re-ranker on the scores: every model
     if param == "seq_len":
         return get_model_class(model).uses_seq_len
     if param == "neg_ratio":  # trained with bce: a model whose own losses exclude it is not
@@ -87,7 +96,9 @@ def grid_configs(param: str, values: list, bases: list[RunConfig]) -> list[RunCo
     for base in bases:
         field = model_field(param, base.model.name)
         for value in values:
-            if param in ("seq_len", "alpha"):
+            if is_rerank(param):
+                config = base.replace(rerank=value)
+            elif param in ("seq_len", "alpha"):
                 config = base.replace(**{param: value})
             else:
                 given = {k: v for k, v in base.model.params if k in base.model.changed}
@@ -99,6 +110,11 @@ def grid_configs(param: str, values: list, bases: list[RunConfig]) -> list[RunCo
 
 
 def parse_values(param: str, text: str | None) -> list:
+    if is_rerank(param):
+        return frontier.specs(param, text)
+    if param not in GRIDS:
+        known = ", ".join([*sorted(GRIDS), "rerank", "rerank:NAME"])
+        raise InputError(f"--param: unknown ablation {param!r}; known: {known}")
     if not text:
         return list(GRIDS[param])
     kind = float if param == "alpha" else int
@@ -120,7 +136,7 @@ def default_out(values: dict, ablated: str) -> Path:
         name = "synthetic"
     if values.get("min_rating") is not None:
         name += f"-r{float(values['min_rating']):g}"
-    return Path("results") / "ablations" / name / ablated
+    return Path("results") / "ablations" / name / ablated.replace(":", "-")
 
 
 def point_value(record: RunRecord, param: str):
@@ -180,6 +196,8 @@ def alpha_trade_off(valid_rows, test_rows, tolerance: float = 0.01):
 
 def write_outputs(out: Path, param: str, recs: list[RunRecord]) -> str:
     """Table files and figure of the ablation; returns the Markdown table."""
+    if is_rerank(param):
+        return frontier.write_outputs(out, recs, describe(recs, param))
     rows = summary_rows(recs, param, TABLE_COLUMNS)
     n_seeds = len({r.seed for r in recs})
     c = recs[0].config
@@ -264,7 +282,12 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--param", dest="ablated", required=True, choices=sorted(GRIDS))
+    parser.add_argument(
+        "--param",
+        dest="ablated",
+        required=True,
+        help=f"{', '.join(sorted(GRIDS))}, rerank (every re-ranker) or rerank:NAME (one)",
+    )
     parser.add_argument("--values", default=None, help="comma-separated grid (default: per param)")
     parser.add_argument(
         "--models",
@@ -307,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         int(values.get("jobs", 1)),
         args.ray_address,
         plugins,
+        skip_infeasible=is_rerank(args.ablated) and not args.values,  # a default grid
     )
     print(write_outputs(out, args.ablated, recs))
     print(f"records in {out / 'runs'}; table and figure in {out}")

@@ -17,6 +17,7 @@ from typing import Any
 from protocols.errors import InputError
 
 FILE_SAMPLER = "file"  # the sampled candidates come from --negatives-file
+PENALTY = "pop-penalty"  # the re-ranker `--alpha` names
 
 
 def option(default: Any, help: str, choices: tuple | None = None, cli: bool = True) -> Any:
@@ -65,10 +66,13 @@ class ProtocolConfig:
     num_negatives: int = option(100, "sampled protocol: negatives per user")
     negative_sampler: str = option("uniform", "sampled protocol: uniform or popularity")
     ks: tuple[int, ...] = option((5, 10, 20), "metric cut-offs")
-    alpha: float = option(
-        0.0,
-        "popularity penalty: rank by per-user standardised score - alpha * standardised "
-        "log(1 + training popularity) (0: none)",
+    rerank: str = option(
+        "",
+        "re-rank each user's list as NAME=STRENGTH (pop-penalty, calibrated, xquad, "
+        "exposure-cap, coverage-fill; docs/debiasing.md); the model is fitted without it",
+    )
+    rerank_code: str = option(
+        "", "hash of the re-ranker's code (set when --rerank is given)", cli=False
     )
     ties: str = option("pessimistic", "ties count against the target", cli=False)
     negatives_file: str | None = option(
@@ -80,6 +84,12 @@ class ProtocolConfig:
     negatives_sha256: str = option(
         "", "content hash of --negatives-file (set when read)", cli=False
     )
+
+    @property
+    def alpha(self) -> float:
+        """The popularity penalty's α (`--alpha A` is `--rerank pop-penalty=A`); 0 otherwise."""
+        name, _, value = self.rerank.partition("=")
+        return float(value) if name == PENALTY else 0.0
 
 
 @dataclass(frozen=True)
@@ -136,18 +146,28 @@ class RunConfig:
             raise InputError(
                 f"unknown --negative-sampler {p.negative_sampler!r}; known: {', '.join(SAMPLERS)}"
             )
-        if not 0 <= p.alpha < float("inf"):
-            raise InputError(f"--alpha must be a finite number >= 0, got {p.alpha}")
         if d.split not in ("loo", "temporal"):
             raise InputError(f"--split must be loo or temporal, got {d.split!r}")
         if p.ties != "pessimistic":
             raise InputError(f"the only tie rule is pessimistic, got {p.ties!r}")
         if self.eval_batch_size < 1:
             raise InputError("--eval-batch-size must be >= 1")
-        return self
+        return self.with_rerank_code()
+
+    def with_rerank_code(self) -> RunConfig:
+        """The re-ranker spelled one way, with its code's hash (part of the run id); plain
+        runs carry neither."""
+        from protocols import rerank
+
+        spec = rerank.canonical(self.protocol.rerank)
+        code = rerank.code_fingerprint(spec) if spec else ""
+        return dataclasses.replace(
+            self, protocol=dataclasses.replace(self.protocol, rerank=spec, rerank_code=code)
+        )
 
     def replace(self, **options: Any) -> RunConfig:
-        """A copy with flat options changed: `config.replace(alpha=0.5, seed=1)`."""
+        """A copy with flat options changed: `config.replace(rerank="xquad=0.5", seed=1)`;
+        `alpha=A` is `rerank="pop-penalty=A"`."""
         parts = split_options(options)
         return dataclasses.replace(
             self,
@@ -157,8 +177,8 @@ class RunConfig:
         )
 
     def trained_by(self) -> RunConfig:
-        """The run whose fitted model this one scores: α only re-ranks, it never retrains."""
-        return self.replace(alpha=0.0)
+        """The run whose fitted model this one scores: a re-ranker never retrains."""
+        return self.replace(rerank="", rerank_code="")
 
     def run_id(self) -> str:
         """Model name plus a hash of everything that decides the numbers (resolved parameters
@@ -180,9 +200,13 @@ class RunConfig:
         """The inverse of `to_dict` (lists back to tuples)."""
         m = d["model"]
         model = ModelConfig(m["name"], _tuples(m["params"]), tuple(m["changed"]), m["code"])
+        protocol = {k: _tuple(v) for k, v in d["protocol"].items()}
+        alpha = protocol.pop("alpha", 0.0)  # records before re-rankers: the penalty's own field
+        if alpha:
+            protocol["rerank"] = f"{PENALTY}={alpha:g}"
         return cls(
             data=DataConfig(**d["data"]),
-            protocol=ProtocolConfig(**{k: _tuple(v) for k, v in d["protocol"].items()}),
+            protocol=ProtocolConfig(**protocol),
             model=model,
             seed=d["seed"],
             device=d["device"],
@@ -215,6 +239,12 @@ def split_options(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Flat `{"min_rating": 4, "alpha": 0.5}` -> {"data": {...}, "protocol": {...}, "run": {...}}."""
     known = option_fields()
     parts: dict[str, dict[str, Any]] = {section: {} for section in SECTIONS}
+    if "alpha" in options:  # the popularity penalty's own flag
+        options = dict(options)
+        alpha = read_value(options.pop("alpha"), float, "--alpha")
+        if "rerank" in options and alpha:
+            raise InputError("--alpha is --rerank pop-penalty=ALPHA: give one of the two")
+        options.setdefault("rerank", f"{PENALTY}={alpha:g}" if alpha else "")
     for name, value in options.items():
         if name not in known:
             raise InputError(f"unknown option {name!r}; known: {', '.join(sorted(known))}")

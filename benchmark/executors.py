@@ -1,8 +1,8 @@
 """Planning and execution: which runs are missing, grouped into units, run in this process, in
 N local processes, or as Ray tasks; then the records are written.
 
-The unit of work is one fitted model and every run that scores it (the α values of a
-popularity-penalty grid share one fit). Workers return records and ranks; only the calling
+The unit of work is one fitted model and every run that scores it (the strengths of a
+re-ranker's grid share one fit). Workers return records and ranks; only the calling
 process writes files, so results are ordinary run records whichever executor ran them.
 """
 
@@ -44,23 +44,76 @@ class UnitResult:
     fitted_model: bytes | None  # the model fitted by this unit (None when it was reused)
 
 
-def model_to_bytes(model) -> bytes | None:
+SAVED_FORMAT = "seqrec-bench fitted state 1"
+
+
+def model_to_bytes(model, config: RunConfig) -> bytes | None:
+    """A fitted model as tensors and plain values (`Recommender.fitted_state`) with the run
+    that fitted it; None (not saved, refitted when needed) for a model that cannot say."""
     import torch
 
-    buffer = io.BytesIO()
     try:
-        torch.save(model, buffer)
-    except (TypeError, AttributeError, RuntimeError):  # e.g. a plugin holding a lambda
+        state = model.fitted_state()
+    except TypeError as error:  # e.g. a plugin holding a library object
+        log.info("%s: the fitted model is not saved (%s)", config.model.name, error)
         return None
+    saved = {
+        "format": SAVED_FORMAT,
+        "model": config.model.name,
+        "params": dict(config.model.params),
+        "data_sha256": config.data.fingerprint,
+        "run_id": config.run_id(),
+        "state": state,
+    }
+    buffer = io.BytesIO()
+    torch.save(saved, buffer)
     return buffer.getvalue()
 
 
-def model_from_bytes(blob: bytes, device: str):
+def model_from_bytes(blob: bytes, config: RunConfig, where: str = "a saved model"):
+    """The model `config` fitted, read from `model_to_bytes`'s bytes without running any code
+    they might carry (`weights_only`), after checking that they are that run's model."""
+    import pickle
+
     import torch
 
-    model = torch.load(io.BytesIO(blob), map_location=device, weights_only=False)
-    model.to_device(device)
+    from benchmark.models import create_model
+
+    try:
+        saved = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(
+            f"{where}: not a fitted state this version reads safely ({first[:120]}); delete it "
+            "or re-run with --force"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != SAVED_FORMAT:
+        raise InputError(f"{where}: not a seqrec-bench fitted state; delete it or use --force")
+    expected = {
+        "model": config.model.name,
+        "params": dict(config.model.params),
+        "data_sha256": config.data.fingerprint,
+        "run_id": config.run_id(),
+    }
+    for key, value in expected.items():
+        if _plain(saved.get(key)) != _plain(value):
+            raise InputError(
+                f"{where}: its {key.replace('_', ' ')} is {saved.get(key)!r}, this run's is "
+                f"{value!r}; delete it or use --force"
+            )
+    model = create_model(config.model.name, **expected["params"])
+    model.load_fitted_state(saved["state"])
+    model.to_device(config.device)
     return model
+
+
+def _plain(value):
+    """Tuples and lists compare alike (a saved tuple may come back as either)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def execute(
@@ -71,11 +124,14 @@ def execute(
     jobs: int = 1,
     ray_address: str | None = None,
     plugins: str = "",
+    skip_infeasible: bool = False,
 ) -> list[RunRecord]:
     """Run each config whose record is missing (or all with force); return every record.
+    A re-ranker that cannot fill every list on its data is refused, or with `skip_infeasible`
+    (a default grid) left out with a warning.
 
-    Runs that differ only in α share one fitted model; a model fitted earlier (saved beside its
-    record) is scored again rather than refitted, unless `force`.
+    Runs that differ only in their re-ranker share one fitted model; a model fitted earlier
+    (saved beside its record) is scored again rather than refitted, unless `force`.
     """
     from benchmark.pipeline import with_fingerprints  # torch and the data: only with work
 
@@ -90,6 +146,7 @@ def execute(
         else:
             todo.append(config)
     prepared = prepare_all(todo, loaded)  # bad input fails here, before any model runs
+    todo = feasible(todo, prepared, skip_infeasible)
     units = plan_units(todo, out, force)
     progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
     start, written = time.time(), []
@@ -128,6 +185,24 @@ def prepare_all(configs: list[RunConfig], loaded: dict | None = None) -> dict:
     return prepared
 
 
+def feasible(configs: list[RunConfig], prepared: dict, skip: bool) -> list[RunConfig]:
+    """The configurations whose re-ranker can fill every list; InputError for the first that
+    cannot, unless `skip` (then it is left out with a warning)."""
+    from benchmark.pipeline import check_rerank, prepared_key
+
+    kept = []
+    for config in configs:
+        try:
+            check_rerank(config, prepared[prepared_key(config)])
+        except InputError as error:
+            if not skip:
+                raise
+            log.warning("%s: %s; left out", config.model.name, error)
+            continue
+        kept.append(config)
+    return kept
+
+
 def plan_units(todo: list[RunConfig], out: str, force: bool) -> list[Unit]:
     """Group runs by the model they score; attach that model when it was saved earlier."""
     groups: dict[str, list[RunConfig]] = {}
@@ -137,16 +212,18 @@ def plan_units(todo: list[RunConfig], out: str, force: bool) -> list[Unit]:
     for base_id, members in groups.items():
         saved = records.model_path(records.record_path(out, base_id))
         blob = saved.read_bytes() if saved.exists() and not force else None
+        if blob is not None:  # refused here, before any model runs, if it is not that model
+            model_from_bytes(blob, members[0].trained_by(), str(saved))
         units.append(Unit(tuple(members), blob))
     return units
 
 
 def _log_result(record: RunRecord) -> None:
-    alpha = record.config.protocol.alpha
+    rerank = record.config.protocol.rerank
     log.info(
         "%s%s: test HR@10 sampled %.4f full %.4f (fit %.1fs, eval %.1fs)",
         record.model,
-        f" alpha={alpha:g}" if alpha else "",
+        f" {rerank}" if rerank else "",
         record.metric("sampled", "test", "HR@10") or float("nan"),
         record.metric("full", "test", "HR@10") or float("nan"),
         record.timings["fit_seconds"],
@@ -164,10 +241,10 @@ def run_unit(unit: Unit, progress: bool = False, plugins: str = "", prepared=Non
     base = unit.configs[0].trained_by()
     prepared = prepared or prepare(base)
     if unit.saved_model is not None:
-        model, fit_seconds, fitted = model_from_bytes(unit.saved_model, base.device), 0.0, None
+        model, fit_seconds, fitted = model_from_bytes(unit.saved_model, base), 0.0, None
     else:
         model, fit_seconds = fit_model(base, prepared)
-        fitted = model_to_bytes(model)
+        fitted = model_to_bytes(model, base)
     outputs = []
     for config in unit.configs:
         fitted_here = unit.saved_model is None and config == base

@@ -37,7 +37,10 @@ SHORTCUTS = (
     "neg_ratio",
 )
 # Experiment-file keys that are not configuration fields (see `load_study`).
-STUDY_KEYS = ("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor", "tuned")
+STUDY_KEYS = (
+    *("models", "seeds", "params", "plugins", "out", "force", "jobs", "executor", "tuned"),
+    "alpha",  # the popularity penalty: rerank = "pop-penalty=ALPHA"
+)
 
 
 def resolve_device(name: str) -> str:
@@ -95,6 +98,8 @@ def add_run_options(
             help=f"{f.metadata['help']} (default {shown})".replace("%", "%%"),
         )
     a = parser.add_argument
+    a("--alpha", type=float, default=None,
+      help="popularity penalty: the same as --rerank pop-penalty=ALPHA (default 0: none)")  # fmt: skip
     a("--seeds", default=None, help="comma-separated seeds, one run each (default: --seed)")
     a("--config", type=Path, default=None, help="an experiment file (TOML); flags override it")
     add_model_shortcuts(parser)
@@ -161,6 +166,7 @@ def merged(args: argparse.Namespace) -> dict[str, Any]:
     for name in [
         *option_fields(),
         *SHORTCUTS,
+        "alpha",
         "out",
         "force",
         "jobs",
@@ -243,6 +249,8 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
         routed = with_tuned(routed, values["tuned"])
     models = [model_config(name, routed[name]) for name in names]
     options = {k: v for k, v in values.items() if k in option_fields() and k != "seed"}
+    if values.get("alpha") is not None:
+        options["alpha"] = values["alpha"]
     options["device"] = resolve_device(str(options.get("device", "auto")))
     dataset = options.pop("dataset", RunConfig().data.dataset)  # a list only from a file
     datasets = list(dataset) if isinstance(dataset, list | tuple) else [dataset]

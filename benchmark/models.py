@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import inspect
 import pkgutil
+import sys
 import typing
 from collections.abc import Iterable
 from importlib import metadata
@@ -85,13 +86,16 @@ def model_config(name: str, given: dict[str, Any]) -> ModelConfig:
 # The code that decides every model's numbers: the protocol (split, candidates, ranks,
 # metrics), the readers and recipes of the data, and the pipeline that strings them together.
 PROTOCOL_CODE = ("protocols", "benchmark.datasets", "benchmark.pipeline")
+# ...but not the re-rankers: their code counts in re-ranked runs only (`rerank_code`).
+OWN_FINGERPRINT = ("protocols.rerank",)
 
 
 def code_fingerprint(name: str) -> str:
     """`seqrec-bench 0.3.0 / <hash>`: the package version and a hash of the source of every
-    module defining the model class or one of its bases (so a plugin's edited code counts), of
-    the modules it names in `code_modules` (the deep models' trainer and losses), and of every
-    module of `PROTOCOL_CODE`, so that a changed protocol never reuses an old record."""
+    module defining the model class or one of its bases (so a plugin's edited code counts) and
+    of the modules of their packages these use (`used_modules`), of the modules it names in
+    `code_modules` (the deep models' trainer and losses), and of every module of
+    `PROTOCOL_CODE`, so that a changed protocol never reuses an old record."""
     return _fingerprint(get_model_class(name))
 
 
@@ -103,9 +107,34 @@ def protocol_modules() -> tuple[ModuleType, ...]:
         module = importlib.import_module(name)
         found[module.__name__] = module
         for info in pkgutil.walk_packages(getattr(module, "__path__", []), f"{name}."):
+            if info.name.startswith(OWN_FINGERPRINT):
+                continue
             if info.name.rsplit(".", 1)[-1] not in ("__main__", "command"):  # not the CLI
                 found[info.name] = importlib.import_module(info.name)
     return tuple(found[name] for name in sorted(found))
+
+
+def used_modules(roots: list[ModuleType | None]) -> list[ModuleType]:
+    """`roots` and, transitively, every module of their own packages whose functions, classes
+    or submodules they use at module level (sasrec's attention mask, cl4srec's augmentations),
+    in the order found."""
+    packages = {m.__name__.split(".")[0] for m in roots if m is not None} - {"builtins", "abc"}
+    found: list[ModuleType] = []
+    stack = [m for m in reversed(roots) if m is not None]
+    while stack:
+        module = stack.pop()
+        if module in found:
+            continue
+        found.append(module)
+        for value in vars(module).values():
+            name = (
+                value.__name__
+                if isinstance(value, ModuleType)
+                else getattr(value, "__module__", None)
+            )
+            if isinstance(name, str) and name.split(".")[0] in packages and name in sys.modules:
+                stack.append(sys.modules[name])
+    return found
 
 
 @functools.cache
@@ -117,7 +146,7 @@ def _fingerprint(cls: type) -> str:
     digest = hashlib.sha256()
     modules = []
     named = [importlib.import_module(name) for name in cls.code_modules]
-    own = [inspect.getmodule(klass) for klass in cls.__mro__]
+    own = used_modules([inspect.getmodule(klass) for klass in cls.__mro__])
     for module in [*own, *named, *protocol_modules()]:
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue

@@ -1,8 +1,8 @@
 """`run_one(config) -> (record, ranks)`: data -> split -> candidates -> fit -> score -> metrics.
 
 `prepare` computes what a configuration's data side decides once (`Prepared`); `fit_model` and
-`evaluate_model` take it, so a fitted model can be evaluated again (a popularity penalty α
-re-ranks the scores of a model that is already trained) and nothing is loaded twice.
+`evaluate_model` take it, so a fitted model can be evaluated again (a re-ranker reorders the
+scores of a model that is already trained) and nothing is loaded twice.
 """
 
 from __future__ import annotations
@@ -33,13 +33,8 @@ from protocols.estimate import GAMMA, estimate_full
 from protocols.evaluate import TIE_RULE, Ranks, rank_targets
 from protocols.interface import Recommender
 from protocols.negatives import draw_candidates, fixed_candidates
-from protocols.popularity import (
-    HEAD_SHARE,
-    PopularityPenalty,
-    item_popularity,
-    short_head,
-    standardised_log_popularity,
-)
+from protocols.popularity import HEAD_SHARE, head_share, item_popularity, short_head
+from protocols.rerank import LIST_LENGTH, RERANKERS, make_reranker
 from protocols.split import make_split
 from protocols.types import FitData, Interactions, Split
 
@@ -253,14 +248,24 @@ def evaluate_model(
         training=model.training_,
         reused_model_of=reused_from,
     )
-    return record, {**_flat_ranks(results), "item_popularity": pop}
+    shares = {  # the user view of the error analysis: who likes popular items
+        f"head_share.{part}": head_share(getattr(split, part).inputs, short_head(pop))
+        for part in parts
+    }
+    return record, {**_flat_ranks(results), **shares, "item_popularity": pop}
+
+
+def check_rerank(config: RunConfig, prepared: Prepared) -> None:
+    """InputError, before any model runs, when the re-ranker cannot fill every list here."""
+    if config.protocol.rerank:
+        reranker = make_reranker(config.protocol.rerank, prepared.popularity, config.seed)
+        users = max(prepared.split.valid.n_users, prepared.split.test.n_users)
+        reranker.check_feasible(users, prepared.data.n_items)
 
 
 def _rank(config: RunConfig, model: Recommender, prepared: Prepared, part: str, progress: bool):
     p = config.protocol
-    penalty = None
-    if p.alpha:
-        penalty = PopularityPenalty(standardised_log_popularity(prepared.popularity), p.alpha)
+    reranker = make_reranker(p.rerank, prepared.popularity, config.seed) if p.rerank else None
     return rank_targets(
         model,
         getattr(prepared.split, part),
@@ -271,7 +276,7 @@ def _rank(config: RunConfig, model: Recommender, prepared: Prepared, part: str, 
         device=config.device,
         top_k=max(TOP_K, *p.ks),
         progress=progress,
-        transform=penalty,
+        rerank=reranker,
         exclude_history=excludes_history(config),
     )
 
@@ -294,15 +299,27 @@ def _protocol(config: RunConfig, split: Split) -> dict:
         "full": {"excludes": _excluded_text(config)},
         "ties": TIE_RULE,
         "ks": list(p.ks),
-        "popularity_penalty": {
-            "alpha": p.alpha,
-            "rule": "per-user standardised scores - alpha * standardised log(1 + train pop)",
-        },
+        "rerank": _rerank_text(config),
         "short_head": f"most popular items making up {HEAD_SHARE:.0%} of training interactions",
         "estimated_full": (
             f"Krichene-Rendle bias-variance correction, gamma={GAMMA}, uniform prior; "
             "one target per user and uniform negatives only"
         ),
+    }
+
+
+def _rerank_text(config: RunConfig) -> dict | None:
+    if not config.protocol.rerank:
+        return None
+    name, _, value = config.protocol.rerank.partition("=")
+    cls = RERANKERS.get(name)
+    return {
+        "name": name,
+        cls.strength.symbol: float(value),
+        "meaning": cls.strength.meaning,
+        "rule": (cls.__doc__ or "").split("\n\n")[0].replace("\n", " ").strip(),
+        "list_length": LIST_LENGTH if name != "pop-penalty" else None,
+        "code": config.protocol.rerank_code,
     }
 
 
@@ -344,6 +361,8 @@ def _metrics(results: dict[str, Ranks], config: RunConfig, pop: np.ndarray) -> d
         if ranks.sampled is None:
             continue
         out["sampled"][part] = {**metrics.summarise(ranks.sampled, ks), **users}
+        if ranks.sampled_top_items is not None:  # the lists inside each user's sampled candidates
+            out["sampled"][part].update(summarise_lists(ranks.sampled_top_items, ks, pop, head))
         uniform = config.protocol.negative_sampler == "uniform"
         if uniform and ranks.sampled.shape[1] == 1 and len(ranks.users):
             estimates = estimate_full(
@@ -370,6 +389,8 @@ def _flat_ranks(results: dict[str, Ranks]) -> dict[str, np.ndarray]:
             flat[f"sampled.{part}"] = r.sampled
         if r.top_items is not None:
             flat[f"top_items.{part}"] = r.top_items
+        if r.sampled_top_items is not None:
+            flat[f"sampled_top_items.{part}"] = r.sampled_top_items
         flat[f"targets.{part}"] = r.targets
         flat[f"history_lengths.{part}"] = r.history_lengths
     return flat

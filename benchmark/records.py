@@ -39,12 +39,13 @@ def ranks_path(json_path: Path) -> Path:
 
 
 def model_path(json_path: Path) -> Path:
-    """The fitted model beside a record (pickled; machine-local, never committed)."""
+    """The fitted model beside a record (tensors and plain values, read with `weights_only`;
+    machine-local, never committed)."""
     return Path(json_path).with_suffix(".model.pt")
 
 
 def write_model(path: Path, blob: bytes) -> None:
-    """A pickled fitted model (`benchmark.executors.model_to_bytes`), written atomically."""
+    """A fitted model's state (`benchmark.executors.model_to_bytes`), written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, lambda f: f.write(blob))
 
@@ -211,7 +212,7 @@ class RunRecord:
     environment: dict  # python, packages, git commit, platform
     created: str
     training: dict | None = None  # per-epoch history of models trained in epochs
-    reused_model_of: str | None = None  # the run whose fitted model was scored (alpha runs)
+    reused_model_of: str | None = None  # the run whose fitted model was scored (re-ranked runs)
     trial: dict | None = None  # a tuning trial's number, value and parameters
     schema_version: int = SCHEMA_VERSION
     path: Path | None = field(default=None, compare=False)  # the JSON file it was read from

@@ -46,10 +46,20 @@ def gini(top: np.ndarray, k: int, n_items: int) -> float:
     return float(((2 * i - n_items - 1) * counts).sum() / (n_items * total))
 
 
+def top_items_share(top: np.ndarray, k: int, n_items: int, fraction: float) -> float:
+    """Share of the filled slots that go to the most recommended `fraction` of the catalogue
+    (at least one item): how concentrated exposure is, where coverage only counts presence."""
+    t = top[:, :k]
+    counts = np.sort(np.bincount(t[t > 0], minlength=n_items + 1)[1:])[::-1]  # descending
+    total = counts.sum()
+    return float(counts[: max(1, round(fraction * n_items))].sum() / total) if total else 0.0
+
+
 def summarise_lists(
     top: np.ndarray, ks: tuple[int, ...], pop: np.ndarray, head: np.ndarray
 ) -> dict[str, float]:
-    """{"coverage@10": ..., "long_tail@10": ..., "ARP@10": ..., "Gini@10": ...} per k <= list length."""
+    """{"coverage@10": ..., "long_tail@10": ..., "ARP@10": ..., "Gini@10": ...,
+    "top1%_share@10": ..., "top10%_share@10": ...} per k <= list length."""
     n_items = len(pop) - 1
     out = {}
     for k in (k for k in ks if k <= top.shape[1]):
@@ -57,4 +67,6 @@ def summarise_lists(
         out[f"long_tail@{k}"] = long_tail_share(top, k, head)
         out[f"ARP@{k}"] = average_popularity(top, k, pop)
         out[f"Gini@{k}"] = gini(top, k, n_items)
+        for fraction in (0.01, 0.1):
+            out[f"top{fraction:.0%}_share@{k}"] = top_items_share(top, k, n_items, fraction)
     return out

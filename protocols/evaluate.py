@@ -8,8 +8,8 @@ rank = #{j != t : s_j >= s_t}, so a constant scorer gets the worst rank.
 Full-ranking candidates are every item except padding and, with `exclude_history` (the
 default), the user's input history. A target inside its own input history cannot be ranked
 while its history is excluded: that is refused, never patched by re-adding the target.
-An optional `transform(scores, allowed) -> scores` (e.g. `protocols.popularity.PopularityPenalty`)
-re-scores the matrix before both protocols rank.
+An optional re-ranker (`protocols.rerank`) turns each batch's scores into the ones ranked,
+under both protocols; a global one first gets every user's best candidates (`plan`).
 
 Each batch costs one pass to count, per target, the cells scoring at or above it (the
 excluded cells, a handful per user, are counted apart and taken back out; numpy on a CPU)
@@ -22,8 +22,8 @@ NaN scores are refused (found by the chunk maxima; without a top list, the matri
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,8 +34,10 @@ from protocols.interface import Recommender
 from protocols.sequences import last_items
 from protocols.types import EvalSet, UserBatch
 
+if TYPE_CHECKING:
+    from protocols.rerank import Reranker
+
 TIE_RULE = "pessimistic: rank = #{j != target : score_j >= score_target}"
-Transform = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (scores, allowed) -> scores
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,9 @@ class Ranks:
     top_items: np.ndarray | None  # [U, top_k] the full-ranking top list, best first; -1: empty
     targets: np.ndarray  # [U, T] the held-out items
     history_lengths: np.ndarray  # [U] length of each user's input history
+    # [U, min(top_k, T + N)] the top list within each user's sampled candidates (targets and
+    # negatives), best first: what a sampled-protocol coverage counts
+    sampled_top_items: np.ndarray | None = None
 
 
 def rank_targets(
@@ -62,10 +67,11 @@ def rank_targets(
     device: str = "cpu",
     top_k: int = 0,
     progress: bool = False,
-    transform: Transform | None = None,
+    rerank: Reranker | None = None,
     exclude_history: bool = True,
 ) -> Ranks:
-    """Score every user of `eval_set` once and rank its targets under both protocols.
+    """Score every user of `eval_set` once (twice with a global re-ranker) and rank its
+    targets under both protocols.
 
     `negatives` is [n_users, N] (rows indexed by user), or None to skip sampled ranking.
     """
@@ -74,19 +80,30 @@ def rank_targets(
     if exclude_history:
         _refuse_targets_in_history(eval_set, history)
     sequences = torch.from_numpy(last_items(eval_set.inputs, seq_len))  # [U, L]
-    full, sampled, tops = [], [], []
     buffers = _Buffers()
-    starts = range(0, eval_set.n_users, batch_size)
-    for start in tqdm(starts, desc="evaluate", disable=not progress, leave=False):
-        rows = slice(start, start + batch_size)
-        batch = UserBatch(eval_set.users[rows], sequences[rows], history[rows])
-        scores = _scores(model, batch, n_items, device)  # [B, n_items + 1]
+
+    def batches(desc: str):
+        starts = range(0, eval_set.n_users, batch_size)
+        for start in tqdm(starts, desc=desc, disable=not progress, leave=False):
+            rows = slice(start, start + batch_size)
+            batch = UserBatch(eval_set.users[rows], sequences[rows], history[rows])
+            scores = _scores(model, batch, n_items, device)  # [B, n_items + 1]
+            yield rows, batch, scores, _excluded(batch, exclude_history, device)
+
+    if rerank is not None and rerank.pool:  # global: every user's candidates first
+        pools = []
+        for rows, _, scores, excluded in batches("candidates"):
+            items, row_maxima = _top_items(scores, excluded, min(rerank.pool, n_items), buffers)
+            _refuse_nan(model, row_maxima)
+            pools.append(_unfilled(items.cpu().numpy(), n_items - lengths[rows], exclude_history))
+        rerank.plan(eval_set.users, np.concatenate(pools))
+    full, sampled, tops, sampled_tops = [], [], [], []
+    for rows, batch, scores, excluded in batches("evaluate"):
         targets = torch.as_tensor(eval_set.targets[rows], device=device)  # [B, T]
-        excluded = _excluded(batch, exclude_history, device)  # (rows, cols) of excluded cells
-        if transform is not None:
+        if rerank is not None:
             allowed = torch.ones(scores.shape, dtype=torch.bool, device=device)
             allowed[excluded] = False
-            scores = transform(scores, allowed)
+            scores = rerank(scores, allowed, batch)
         if top_k:
             items, row_maxima = _top_items(scores, excluded, min(top_k, n_items), buffers)
             _refuse_nan(model, row_maxima)
@@ -97,6 +114,8 @@ def rank_targets(
         if negatives is not None:
             negs = torch.as_tensor(negatives[batch.users], device=device)  # [B, N]
             sampled.append(_sampled_ranks(scores, targets, negs))
+            if top_k:
+                sampled_tops.append(_sampled_top_items(scores, targets, negs, top_k))
     n_targets = eval_set.targets.shape[1]
     return Ranks(
         users=eval_set.users,
@@ -106,6 +125,7 @@ def rank_targets(
         top_items=np.concatenate(tops) if tops else None,
         targets=eval_set.targets,
         history_lengths=lengths,
+        sampled_top_items=np.concatenate(sampled_tops) if sampled_tops else None,
     )
 
 
@@ -192,7 +212,7 @@ def _top_items(scores: torch.Tensor, excluded, k: int, buffers):
     if n_chunks <= k:
         cols, values = positions.expand(b, -1), masked
     else:
-        chunks = _order_keys(maxima, positions[:n_chunks]).topk(k, dim=1).indices  # [B, k]
+        chunks = order_keys(maxima, positions[:n_chunks]).topk(k, dim=1).indices  # [B, k]
         cols = (chunks[:, :, None] * CHUNK + positions[:CHUNK]).flatten(1)  # [B, k x CHUNK]
         values = masked.gather(1, cols)
     return cols.gather(1, _first_k(values, cols, k)), maxima.amax(dim=1)
@@ -212,12 +232,12 @@ def _first_k(values: torch.Tensor, cols: torch.Tensor, k: int) -> torch.Tensor:
     best = values.topk(k, dim=1)
     kth = best.values[:, -1:]
     if ((values >= kth).sum(dim=1, dtype=torch.int32) > k).any():  # an equal value at the edge
-        return _order_keys(values, cols).topk(k, dim=1).indices
-    keys = _order_keys(best.values, cols.gather(1, best.indices))  # ties inside: by column
+        return order_keys(values, cols).topk(k, dim=1).indices
+    keys = order_keys(best.values, cols.gather(1, best.indices))  # ties inside: by column
     return best.indices.gather(1, keys.argsort(dim=1, descending=True))
 
 
-def _order_keys(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+def order_keys(values: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
     """int64 keys, all distinct, ordered like (float32 value, then the lower position): the
     value's bits made monotone (negative floats reversed) above the inverted position."""
     bits = (values + 0.0).view(torch.int32).long()  # + 0.0 makes -0.0 equal to +0.0
@@ -252,6 +272,15 @@ def _sampled_ranks(scores: torch.Tensor, targets: torch.Tensor, negatives: torch
     n_targets = targets.shape[1]
     beats = cand_scores[:, None, :] >= cand_scores[:, :n_targets, None]  # [B, T, T + N]
     return (_count(beats, dim=2) - 1).cpu().numpy()
+
+
+def _sampled_top_items(scores, targets, negatives, k: int) -> np.ndarray:
+    """[B, min(k, T + N)] the best of each user's sampled candidates, best first, equal
+    scores by the lower item id (as the full-ranking lists)."""
+    candidates = torch.cat([targets, negatives], dim=1)  # [B, T + N]
+    keys = order_keys(scores.gather(1, candidates).float(), candidates)
+    best = keys.topk(min(k, candidates.shape[1]), dim=1).indices
+    return candidates.gather(1, best).cpu().numpy()
 
 
 def _count(hits: torch.Tensor, dim: int, keepdim: bool = False) -> torch.Tensor:

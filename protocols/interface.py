@@ -9,6 +9,8 @@ import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from protocols.types import FitData, UserBatch
@@ -69,5 +71,53 @@ class Recommender(ABC):
         """Move a fitted model (loaded from a saved file) to `device`; a no-op for CPU-only ones."""
         return None
 
+    def fitted_state(self) -> dict[str, Any]:
+        """The learned state as tensors, arrays and plain values: what a saved model holds, so
+        loading it runs no code. By default every attribute ending in `_` (see the class
+        docstring); a model holding a network or a library object overrides this and
+        `load_fitted_state`. Raises TypeError for a value it cannot store."""
+        return {k: plain_value(k, v) for k, v in vars(self).items() if k.endswith("_")}
+
+    def load_fitted_state(self, state: dict[str, Any]) -> None:
+        """The inverse of `fitted_state`, on a model built with the same parameters."""
+        for key, value in state.items():
+            setattr(self, key, from_plain(value))
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params})"
+
+
+def plain_value(name: str, value: Any) -> Any:
+    """A fitted attribute as tensors and plain values (`torch.load(weights_only=True)` reads
+    them): arrays and sparse matrices become tagged tuples of tensors."""
+    if value is None or isinstance(value, bool | int | float | str | torch.Tensor):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return ("ndarray", torch.from_numpy(np.ascontiguousarray(value)))
+    if sp.issparse(value):
+        m = sp.csr_matrix(value)
+        arrays = (m.data, m.indices, m.indptr)
+        return ("csr", *(torch.from_numpy(a) for a in arrays), tuple(m.shape))
+    if isinstance(value, torch.device):
+        return ("device", str(value))
+    if isinstance(value, list | tuple):
+        return type(value)(plain_value(name, v) for v in value)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: plain_value(name, v) for k, v in value.items()}
+    raise TypeError(f"{name}: a {type(value).__name__} cannot be saved as plain state")
+
+
+def from_plain(value: Any) -> Any:
+    """The inverse of `plain_value`."""
+    if isinstance(value, tuple) and value and value[0] == "ndarray":
+        return value[1].numpy()
+    if isinstance(value, tuple) and value and value[0] == "csr":
+        data, indices, indptr, shape = value[1:]
+        return sp.csr_matrix((data.numpy(), indices.numpy(), indptr.numpy()), shape=shape)
+    if isinstance(value, tuple) and value and value[0] == "device":
+        return torch.device(value[1])
+    if isinstance(value, list | tuple):
+        return type(value)(from_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: from_plain(v) for k, v in value.items()}
+    return value

@@ -1,15 +1,12 @@
-"""Item popularity from the training data: counts, the short head, popularity bands and the
-penalty α (a score transform for `protocols.evaluate.rank_targets`).
+"""Item popularity from the training data: counts, the short head and popularity bands (the
+penalty α is the `pop-penalty` re-ranker, `protocols.rerank.penalty`).
 
 pop(i) is the number of training interactions of item i (`item_popularity`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import torch
 
 from protocols.types import Histories
 
@@ -60,47 +57,9 @@ def short_head(pop: np.ndarray, share: float = HEAD_SHARE) -> np.ndarray:
     return head
 
 
-def standardised_log_popularity(pop: np.ndarray) -> np.ndarray:
-    """z(i) = standardised log(1 + pop(i)) over the real items; float32 [n_items + 1]."""
-    logs = np.log1p(pop[1:])
-    spread = logs.std()
-    z = np.zeros(len(pop), dtype=np.float32)
-    z[1:] = (logs - logs.mean()) / (spread if spread > 0 else 1.0)
-    return z
-
-
-def penalise(
-    scores: torch.Tensor, candidates: torch.Tensor, pop_z: torch.Tensor, alpha: float
-) -> torch.Tensor:
-    """Per-user standardised scores minus α × z(i): one α is one strength for every model.
-
-    `scores` [B, C], `candidates` [B, C] bool (each user's full-ranking candidates: mean and
-    standard deviation are taken over these), `pop_z` [C]. α = 0 returns `scores` itself.
-    """
-    if alpha == 0:
-        return scores
-    n = candidates.sum(dim=1, keepdim=True).clamp(min=1)  # [B, 1]
-    kept = torch.where(
-        candidates, scores, torch.zeros((), dtype=scores.dtype, device=scores.device)
-    )
-    mean = kept.sum(dim=1, keepdim=True) / n
-    spread = (
-        (torch.where(candidates, scores - mean, 0.0) ** 2).sum(dim=1, keepdim=True) / n
-    ).sqrt()
-    spread = torch.where(spread > 0, spread, torch.ones_like(spread))  # constant scores stay 0
-    return (scores - mean) / spread - alpha * pop_z[None, :]
-
-
-@dataclass(frozen=True, eq=False)
-class PopularityPenalty:
-    """The score transform `penalise(scores, allowed, pop_z, alpha)` for `rank_targets`.
-
-    `pop_z` is the standardised log popularity [n_items + 1] (`standardised_log_popularity`).
-    """
-
-    pop_z: np.ndarray
-    alpha: float
-
-    def __call__(self, scores: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        pop_z = torch.as_tensor(self.pop_z, device=scores.device)
-        return penalise(scores, allowed, pop_z, self.alpha)
+def head_share(histories: Histories, head: np.ndarray) -> np.ndarray:
+    """[R] the share of each row's items in the short head (`head` [n_items + 1]); 0 when empty."""
+    lengths = histories.lengths
+    rows = np.repeat(np.arange(histories.n_rows), lengths)
+    hits = np.bincount(rows, weights=head[histories.items], minlength=histories.n_rows)
+    return hits / np.maximum(lengths, 1)

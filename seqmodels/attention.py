@@ -1,5 +1,5 @@
-"""The attention mask of the self-attention models that build their own blocks (`hstu`,
-`esasrec`): which keys each query of a left-padded [B, L] batch may read."""
+"""The attention mask of every self-attention model: which keys each query of a left-padded
+[B, L] batch may read."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from protocols.errors import require
-from protocols.interface import Recommender
+from protocols.interface import Recommender, plain_value
 from protocols.search_space import Choice, Float
 from protocols.types import PAD, FitData, UserBatch
 from seqmodels.dropout import use_fast_dropout
@@ -163,12 +163,28 @@ class SequenceModel(Recommender):
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
         raise NotImplementedError
 
+    def fitted_state(self) -> dict:
+        """The network's weights (a state dict of tensors) and the plain attributes."""
+        state = {k: v for k, v in vars(self).items() if k.endswith("_") and k != "net_"}
+        plain = {k: plain_value(k, v) for k, v in state.items()}
+        return {**plain, "net_": {k: v.cpu() for k, v in self.net_.state_dict().items()}}
+
+    def load_fitted_state(self, state: dict) -> None:
+        """The network rebuilt from the parameters and the data's shape, then its weights."""
+        weights = state.pop("net_")
+        super().load_fitted_state(state)
+        encoder = self.build_encoder(self.n_items_, self.seq_len_)
+        self.net_ = ItemSequenceNet(self.n_items_, self.params, encoder)
+        self.net_.load_state_dict(weights)
+        self.net_.to(self.device_)
+
     def fit(self, data: FitData) -> SequenceModel:
         from seqmodels.train import train  # the trainer needs this class; import it late
 
         p = self.params
         self.device_ = torch.device(data.device)
         self.seq_len_ = data.seq_len
+        self.n_items_ = data.n_items
         # Weights, shuffling, dropout and negatives all draw from a seeded fork of torch's
         # generators: deterministic on the CPU, and the caller's random state is untouched.
         cuda = []

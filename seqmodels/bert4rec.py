@@ -21,6 +21,7 @@ from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Choice, Float, Int
 from protocols.types import PAD
+from seqmodels.attention import readable_keys
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, check_attention
 
 MASK = -1  # id of the [MASK] token in the sequences this file builds (never a real item)
@@ -64,11 +65,18 @@ class BERT4RecEncoder(nn.Module):
         b, length, d = embedded.shape
         x = embedded * d**0.5 + self.positions.weight[-length:]  # [B, L, d]; right-aligned
         x = x * present[..., None]
-        # every query sees every present key and itself (a padding query sees only itself)
-        own = torch.eye(length, dtype=torch.bool, device=x.device)
-        allowed = present[:, None, :] | own  # [B, L, L]
+        allowed = readable_keys(present, causal=False)  # every real item and itself
         mask = (~allowed).repeat_interleave(self.heads, dim=0)  # [B * heads, L, L]
         return self.norm(self.blocks(x, mask=mask)) * present[..., None]
+
+
+def masked_states(net: nn.Module, sequences: torch.Tensor) -> torch.Tensor:
+    """[B, L] ids with MASK allowed -> [B, L, d] encoder states, a masked position embedded
+    as the encoder's `mask_token` (BERT4Rec's cloze inputs, CL4SRec's masked views)."""
+    hidden = (sequences == MASK)[..., None]
+    embedded = net.items(sequences.clamp(min=PAD))  # [B, L, d]
+    embedded = torch.where(hidden, net.encoder.mask_token.to(embedded.dtype), embedded)
+    return net.encoder(net.input_dropout(embedded), sequences != PAD)
 
 
 def mask_items(sequences: torch.Tensor, prob: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,11 +112,7 @@ class BERT4Rec(SequenceModel):
 
     def _states(self, sequences: torch.Tensor) -> torch.Tensor:
         """[B, L] ids (MASK allowed) -> [B, L, d] bidirectional states."""
-        net = self.net_
-        hidden = (sequences == MASK)[..., None]
-        embedded = net.items(sequences.clamp(min=PAD))  # [B, L, d]
-        embedded = torch.where(hidden, net.encoder.mask_token.to(embedded.dtype), embedded)
-        return net.encoder(net.input_dropout(embedded), sequences != PAD)
+        return masked_states(self.net_, sequences)
 
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor, loss) -> torch.Tensor:
         window = torch.cat([inputs, targets[:, -1:]], dim=1)  # [B, L + 1]: every item once

@@ -23,9 +23,8 @@ from torch import nn
 from protocols.errors import require
 from protocols.registry import register_model
 from protocols.search_space import Float
-from protocols.types import PAD
 from seqmodels.augment import crop, reorder
-from seqmodels.bert4rec import MASK, mask_items
+from seqmodels.bert4rec import mask_items, masked_states
 from seqmodels.contrastive import ContrastiveParams, ContrastiveSASRec
 
 
@@ -77,11 +76,7 @@ class CL4SRec(ContrastiveSASRec):
 
     def view_state(self, sequences: torch.Tensor) -> torch.Tensor:
         """[B, L] ids, MASK allowed -> [B, d] last-position states."""
-        net = self.net_
-        hidden = (sequences == MASK)[..., None]
-        embedded = net.items(sequences.clamp(min=PAD))
-        embedded = torch.where(hidden, net.encoder.mask_token.to(embedded.dtype), embedded)
-        return net.encoder(net.input_dropout(embedded), sequences != PAD)[:, -1]
+        return masked_states(self.net_, sequences)[:, -1]
 
     def views(self, inputs, targets, states):
         return self.view_state(self.augment(inputs)), self.view_state(self.augment(inputs)), None

@@ -1,8 +1,8 @@
 """NextItNet-style convolutional model: stacked dilated causal 1-D convolutions.
 
-Chosen over Caser because causal convolutions give a state at every position, so one pass
-trains every position of a sequence; Caser's horizontal filters see a fixed window and
-predict only after it, which needs one training sample per prefix.
+The seed's CNN, kept beside `caser`: causal convolutions give a state at every position, so
+one pass trains every position of a sequence, where Caser's filters see a fixed window and
+predict only after it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import torch
 
 from protocols.registry import register_model
 from protocols.sequences import training_windows
-from protocols.types import FitData
+from protocols.types import PAD, FitData
 from seqmodels.contrastive import ContrastiveSASRec
 
 
@@ -58,5 +58,5 @@ class DuoRec(ContrastiveSASRec):
     def views(self, inputs, targets, states):
         nexts = targets[:, -1]  # [B]
         others = self.same_target_.draw(nexts)  # [B, L]
-        width = max(int((others != 0).sum(dim=1).max()), 1)
+        width = max(int((others != PAD).sum(dim=1).max()), 1)
         return states[:, -1], self.net_(others[:, -width:])[:, -1], nexts

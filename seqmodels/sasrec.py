@@ -9,6 +9,7 @@ from torch import nn
 
 from protocols.registry import register_model
 from protocols.search_space import Choice, Int
+from seqmodels.attention import readable_keys
 from seqmodels.base import TRAIN_SPACE, SequenceModel, TrainParams, check_attention
 
 
@@ -42,11 +43,7 @@ class SASRecEncoder(nn.Module):
         b, length, d = embedded.shape
         x = embedded * d**0.5 + self.positions.weight[-length:]  # [B, L, d]; right-aligned
         x = x * present[..., None]
-        causal = torch.ones(length, length, dtype=torch.bool, device=x.device).tril()
-        # a query sees earlier real items and itself (padding queries see only themselves)
-        allowed = causal & (
-            present[:, None, :] | torch.eye(length, dtype=torch.bool, device=x.device)
-        )
+        allowed = readable_keys(present)  # earlier real items and itself
         mask = (~allowed).repeat_interleave(self.heads, dim=0)  # [B * heads, L, L]
         return self.norm(self.blocks(x, mask=mask)) * present[..., None]
 

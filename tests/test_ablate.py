@@ -174,8 +174,11 @@ def test_default_models_of_an_ablation_can_all_train_as_it_trains():
         (["--param", "neg_ratio", "--loss", "ce"], "bce"),
         (["--param", "seq_len", "--models", "pop"], "does not change"),
         (["--param", "neg_ratio", "--models", "bert4rec"], "does not change"),
-        (["--param", "alpha", "--values", "-1"], "--alpha"),
-        (["--param", "depth"], "invalid choice"),
+        (["--param", "alpha", "--values", "-1"], "alpha must be >= 0"),
+        (["--param", "depth"], "unknown ablation 'depth'"),
+        (["--param", "rerank:fair"], "unknown re-ranker 'fair'"),
+        (["--param", "rerank", "--values", "1,2"], "name one for --values"),
+        (["--param", "rerank:exposure-cap", "--values", "0"], "cap must be >= 1"),
     ],
 )
 def test_bad_ablation_input_is_one_line_and_exit_2(tmp_path, extra, message):

@@ -65,6 +65,17 @@ CASES = {
         "--repeats keep needs --targets-per-user 1",
     ),
     "missing registered data": (["--dataset", "ml-100k"], "ml-100k"),
+    "unknown re-ranker": (["--rerank", "fairness=1"], "unknown re-ranker 'fairness'"),
+    "re-ranker without strength": (["--rerank", "xquad"], "NAME=STRENGTH"),
+    "strength out of range": (["--rerank", "calibrated=1.5"], "lambda must be in [0, 1]"),
+    "negative alpha": (["--alpha", "-1"], "alpha must be >= 0"),
+    "cap below one": (["--rerank", "exposure-cap=0"], "cap must be >= 1"),
+    "fractional slots": (["--rerank", "coverage-fill=1.5"], "m must be an integer"),
+    # 60 users x 10 slots cannot fit in 40 items x 2 users each: refused before pop runs
+    "cap that cannot fill every list": (
+        ["--rerank", "exposure-cap=2", "--num-negatives", "20", "--ks", "5,10"],
+        "lists of 10; the cap must be >= ",
+    ),
 }
 
 

@@ -44,9 +44,8 @@ def test_gini_of_equal_and_of_concentrated_recommendations():
 
 def test_summary_names_and_cut_offs_beyond_the_list_are_skipped():
     out = summarise_lists(TOP, (2, 3, 10), POP, HEAD)
-    assert set(out) == {
-        f"{m}@{k}" for m in ("coverage", "long_tail", "ARP", "Gini") for k in (2, 3)
-    }
+    names = ("coverage", "long_tail", "ARP", "Gini", "top1%_share", "top10%_share")
+    assert set(out) == {f"{m}@{k}" for m in names for k in (2, 3)}
 
 
 def test_empty_slots_count_in_no_figure():
@@ -58,3 +57,12 @@ def test_empty_slots_count_in_no_figure():
     assert average_popularity(short, 3, POP) == pytest.approx(expected)
     # counts 2, 2, 2, 1, 1, 0 sorted 0,1,1,2,2,2: (-5*0 - 3 - 1 + 2 + 6 + 10) / (6 * 8)
     assert gini(short, 3, 6) == pytest.approx(14 / 48)
+
+
+def test_share_of_slots_taken_by_the_most_recommended_items():
+    from protocols.beyond_accuracy import top_items_share
+
+    # counts at 3: item 1 three times, 2 and 3 twice, 4 and 5 once (9 slots, 6 items)
+    assert top_items_share(TOP, 3, 6, 0.01) == pytest.approx(3 / 9)  # at least one item
+    assert top_items_share(TOP, 3, 6, 0.5) == pytest.approx(7 / 9)  # the three most shown
+    assert top_items_share(np.full((2, 3), -1), 3, 6, 0.1) == 0.0  # nothing recommended

@@ -134,16 +134,19 @@ def test_a_target_in_its_own_history_is_refused_unless_history_stays():
     assert (ranks.full_candidates == 40).all()
 
 
-def test_a_transform_rescores_before_both_protocols(setup):
+def test_a_reranker_rescores_before_both_protocols(setup):
     data, split, negatives = setup
     seen = []
 
-    def reverse(scores, allowed):
-        seen.append(bool(allowed[:, 0].any()))  # padding is never a candidate
-        return -scores
+    class Reverse:
+        pool = 0
+
+        def __call__(self, scores, allowed, batch):
+            seen.append(bool(allowed[:, 0].any()))  # padding is never a candidate
+            return -scores
 
     ranks = rank_targets(
-        Oracle(split.test, data.n_items), split.test, data.n_items, 5, negatives, transform=reverse
+        Oracle(split.test, data.n_items), split.test, data.n_items, 5, negatives, rerank=Reverse()
     )
     assert seen == [False] and (ranks.sampled == 20).all()
     assert (ranks.full[:, 0] == ranks.full_candidates - 1).all()
@@ -312,11 +315,11 @@ def test_a_row_with_fewer_candidates_than_the_top_list_ends_in_empty_slots():
 
 
 def test_order_keys_follow_the_value_then_the_lower_position():
-    from protocols.evaluate import _order_keys
+    from protocols.evaluate import order_keys
 
     values = torch.tensor([-0.0, 0.0, -torch.inf, 2.5, -3.0, torch.inf, -0.0, 1e-30, -1e-30, 2.5])
     positions = torch.arange(len(values))
-    order = _order_keys(values, positions).argsort(descending=True).tolist()
+    order = order_keys(values, positions).argsort(descending=True).tolist()
     expected = sorted(range(len(values)), key=lambda j: (-values[j].item(), j))
     assert order == expected  # -0.0 ties with +0.0; +-inf at the ends
 

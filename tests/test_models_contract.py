@@ -114,11 +114,16 @@ def test_params_are_frozen_dataclasses_with_defaults(name):
 
 @pytest.mark.parametrize("name", list_models())
 def test_a_saved_model_scores_exactly_like_the_fitted_one(name, world, fitted):
+    from benchmark.config import DataConfig, RunConfig
     from benchmark.executors import model_from_bytes, model_to_bytes
+    from benchmark.models import model_config
 
     _, split, fit_data = world
     model = fitted(name)
-    blob = model_to_bytes(model)
-    assert blob is not None, f"{name} cannot be pickled: α runs would have to refit it"
+    config = RunConfig(
+        DataConfig("synthetic", fingerprint="f"), model=model_config(name, _fast(name))
+    )
+    blob = model_to_bytes(model, config)
+    assert blob is not None, f"{name} has no plain fitted state: re-ranked runs would refit it"
     batch = _batch(split, np.arange(23))
-    assert torch.equal(model.score(batch), model_from_bytes(blob, "cpu").score(batch))
+    assert torch.equal(model.score(batch), model_from_bytes(blob, config).score(batch))

@@ -333,7 +333,7 @@ def test_report_only_keeps_matching_runs(tmp_path, capsys):
     assert _run(tmp_path, "--models", "pop", "--alpha", "0.5") == 0
     assert report.main([str(tmp_path / "out"), "--only", "alpha=0.5"]) == 0
     printed = capsys.readouterr().out
-    assert "pop (alpha=0.5)" in printed and "itemknn" not in printed
+    assert "pop (pop-penalty=0.5)" in printed and "itemknn" not in printed
     assert report.main([str(tmp_path / "out"), "--only", "alpha=3"]) == 2
 
 

@@ -5,14 +5,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from protocols.popularity import (
-    PopularityPenalty,
-    item_popularity,
-    penalise,
-    popularity_bands,
-    short_head,
-    standardised_log_popularity,
-)
+from protocols.popularity import head_share, item_popularity, popularity_bands, short_head
+from protocols.rerank.penalty import PopularityPenalty, penalise, standardised_log_popularity
+from protocols.types import Histories
 
 POP = np.array([0, 50, 30, 10, 5, 3, 1, 1, 0], dtype=float)  # item 0 is padding; 100 events
 
@@ -90,14 +85,15 @@ def test_constant_scores_are_ranked_by_inverse_popularity_under_a_penalty():
 
 def test_the_penalty_transform_is_penalise_and_popularity_counts_training_events():
     from protocols.data import item_popularity as old_home
-    from protocols.types import Histories
 
     train = Histories(np.array([0, 3, 5]), np.array([1, 2, 1, 3, 1]), np.zeros(5, dtype=int))
     assert item_popularity(train, 4).tolist() == [0, 3, 1, 1, 0]
     assert old_home is item_popularity
-    scores, candidates, pop_z = _world()
-    transform = PopularityPenalty(pop_z.numpy(), 0.5)
-    assert torch.equal(transform(scores, candidates), penalise(scores, candidates, pop_z, 0.5))
+    scores, candidates, _ = _world()
+    pop = np.concatenate([[0.0], np.random.default_rng(0).zipf(1.6, size=40)])
+    pop_z = torch.as_tensor(standardised_log_popularity(pop))
+    rerank = PopularityPenalty(0.5, pop)
+    assert torch.equal(rerank(scores, candidates, None), penalise(scores, candidates, pop_z, 0.5))
 
 
 def test_penalised_scores_match_the_definition_on_a_hand_made_example():
@@ -115,6 +111,13 @@ def test_penalised_scores_match_the_definition_on_a_hand_made_example():
         kept = row[allowed]
         spread = np.sqrt(((kept - kept.mean()) ** 2).mean())
         expected[user] = (row - kept.mean()) / spread - 0.5 * np.array([0.0, *z])
-    penalty = PopularityPenalty(standardised_log_popularity(pop), 0.5)
-    got = penalty(torch.tensor(scores, dtype=torch.float32), torch.tensor(candidates)).numpy()
+    penalty = PopularityPenalty(0.5, pop)
+    got = penalty(torch.tensor(scores, dtype=torch.float32), torch.tensor(candidates), None)
+    got = got.numpy()
     np.testing.assert_allclose(got[candidates], expected[candidates], rtol=1e-5, atol=1e-5)
+
+
+def test_head_share_is_each_history_s_share_of_short_head_items():
+    head = short_head(POP)  # item 1 only
+    rows = Histories(np.array([0, 2, 2, 5]), np.array([1, 3, 1, 1, 4]), np.zeros(5, dtype=int))
+    assert head_share(rows, head).tolist() == [0.5, 0.0, 2 / 3]  # the empty row counts 0

@@ -5,6 +5,7 @@ labels, `--only` selection, and the check that a table holds one version of each
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from pathlib import Path
 
@@ -12,15 +13,25 @@ from benchmark import records
 from benchmark.records import RunRecord
 from protocols.errors import InputError
 
+log = logging.getLogger("benchmark.report")
+
 
 def label(record: RunRecord) -> str:
-    """The model and every parameter that differs from its defaults (α included)."""
+    """The model and every parameter that differs from its defaults, and its re-ranker
+    (`gru (xquad=0.5)`)."""
     params = dict(record.config.model.params)
     shown = {k: params[k] for k in record.config.model.changed}
-    if record.config.protocol.alpha:
-        shown["alpha"] = record.config.protocol.alpha
+    name, strength = rerank_of(record)
+    if name:
+        shown[name] = strength
     extra = ",".join(f"{k}={_value(v)}" for k, v in sorted(shown.items()))
     return record.model + (f" ({extra})" if extra else "")
+
+
+def rerank_of(record: RunRecord) -> tuple[str, float]:
+    """(re-ranker, strength) of a run; ("", 0.0) for a plain one."""
+    name, _, value = record.config.protocol.rerank.partition("=")
+    return name, float(value or 0)
 
 
 def _value(v) -> str:
@@ -45,14 +56,15 @@ def by_label(recs: list[RunRecord], order: tuple[str, ...] = ()) -> dict[str, li
         first = item[1][0]
         named = order.index(first.model) if first.model in order else len(order)
         kind = (not first.is_baseline, first.display_order, first.model)
-        return (named, *kind, first.config.protocol.alpha, item[0])
+        return (named, *kind, rerank_of(first), item[0])
 
     return dict(sorted(groups.items(), key=rank))
 
 
 def setting_key(r: RunRecord) -> str:
     """Runs are comparable when every data and protocol option agrees but the data set (its
-    name and rating filter, which make the column groups), the seed and α (a row label)."""
+    name and rating filter, which make the column groups), the seed and the re-ranker (a row
+    label)."""
     d, p = r.config.data, r.config.protocol
     return json.dumps(
         [d.repeats, d.min_user_interactions, d.min_item_interactions, d.split,
@@ -152,9 +164,29 @@ def _matches(value, wanted: str) -> bool:
         return str(value) == wanted
 
 
+def latest_code(recs: list[RunRecord]) -> list[RunRecord]:
+    """Of runs identical but for the code they ran (a model or protocol changed since, and the
+    run was made again beside the old record), the one made last; the others are left out,
+    logged."""
+    newest: dict[str, RunRecord] = {}
+    for r in recs:
+        key = r.config.to_dict(identity=True)
+        key["model"].pop("code")
+        key["protocol"].pop("rerank_code", None)
+        key["dataset"] = [r.dataset.get("name"), r.dataset.get("sha256")]
+        key = json.dumps(key, sort_keys=True, default=str)
+        if key not in newest or r.created > newest[key].created:
+            newest[key] = r
+    kept = {r.run_id for r in newest.values()}
+    left = sorted(r.run_id for r in recs if r.run_id not in kept)
+    if left:
+        log.info("%d run(s) made again with newer code left out: %s", len(left), ", ".join(left))
+    return [r for r in recs if r.run_id in kept]
+
+
 def read_all(folders: list[Path], only=(), allow_mixed: bool = False) -> list[RunRecord]:
     found = {r.run_id: r for f in folders for r in records.read_records(f)}  # each run once
-    recs = select(list(found.values()), list(only))
+    recs = select(latest_code(list(found.values())), list(only))
     if not recs:
         where = ", ".join(str(f / "runs") for f in folders)
         raise InputError(f"no run records under {where}" + (" match --only" if only else ""))

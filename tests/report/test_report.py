@@ -31,6 +31,7 @@ def _record(
     dataset="hand-made",
     timings=None,
     training=None,
+    created="",
     **options,
 ):
     users = np.arange(len(full_ranks)) if users is None else users
@@ -39,7 +40,7 @@ def _record(
     config = config.replace(**{"seq_len": 10, **options})
     setting = "".join(f"-{k}={v}" for k, v in sorted(options.items()))
     record = records.RunRecord(
-        run_id=f"{dataset}-{model}-{seed}{setting}",  # like a real id: one per set-up
+        run_id=f"{dataset}-{model}-{seed}{setting}{code[-3:] if created else ''}",  # one per set-up
         model=model,
         config=config,
         is_baseline=model in ("pop", "itemknn"),
@@ -56,7 +57,7 @@ def _record(
         training=training,
         device={},
         environment={},
-        created="",
+        created=created,
     )
     path = records.record_path(out, record.run_id)
     records.write_record(path, record, {"users.test": users, "full.test": ranks})
@@ -253,6 +254,14 @@ def test_mixed_code_is_refused_unless_allowed(tmp_path):
         tables.write_tables(tmp_path, ("full:HR@10",), "test")
     assert command.main([str(tmp_path), "--columns", "full:HR@10"]) == 2
     assert command.main([str(tmp_path), "--columns", "full:HR@10", "--allow-mixed"]) == 0
+
+
+def test_a_run_made_again_with_newer_code_replaces_the_old_record(tmp_path):
+    _record(tmp_path, "gru", np.arange(50) % 20, code="v / old", created="2026-12-01T10:00:00")
+    _record(tmp_path, "gru", np.zeros(50, int), code="v / new", created="2026-12-04T10:00:00")
+    _record(tmp_path, "pop", np.arange(50) % 30, code="v / pop", created="2026-11-01T10:00:00")
+    text = tables.write_tables(tmp_path, ("full:HR@10",), "test")
+    assert "1.0000" in text and "gru" in text and "pop" in text  # the new gru run, no refusal
 
 
 def test_report_loads_neither_torch_nor_a_model(hand_made_runs):
