@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -192,3 +193,25 @@ def test_bad_ablation_input_is_one_line_and_exit_2(tmp_path, extra, message):
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_the_frontier_on_ml_100k_has_every_reranker_table_and_figure(tmp_path):
+    from benchmark.datasets import data_root
+
+    if not (data_root() / "ml-100k" / "u.data").is_file():
+        pytest.skip("ml-100k is not in the data folder")
+    out = tmp_path / "frontier"
+    argv = ["--param", "rerank", "--dataset", "ml-100k", "--models", "pop", "--out", str(out)]
+    assert ablate.main([*argv, "--device", "cpu"]) == 0
+    text = (out / "frontier.md").read_text()
+    for name in ("pop-penalty", "calibrated", "xquad", "exposure-cap", "coverage-fill"):
+        assert f"| {name} " in text and f"{name}, <= 5% loss" in text
+    assert re.search(r" \* +\|", text) and "who pays" in text and "sampled:coverage@10" in text
+    assert (out / "frontier_pop.png").exists() and (out / "frontier.tex").exists()
+    recs = {r.config.protocol.rerank: r for r in records.read_records(out)}
+    plain, filled = recs[""], recs["coverage-fill=1"]
+    cover = [r.metric("full", "test", "coverage@10") for r in (plain, filled)]
+    assert cover[1] > 2 * cover[0]  # one slot per user covers far more of the catalogue
+    capped = recs["exposure-cap=20"].ranks()["top_items.test"][:, :10]
+    assert np.bincount(capped[capped > 0]).max() <= 20
