@@ -86,10 +86,16 @@ class ProtocolConfig:
     )
 
     @property
+    def reranker(self) -> tuple[str, float]:
+        """(re-ranker, strength) of a validated `rerank`; ("", 0.0) for a plain run."""
+        name, _, value = self.rerank.partition("=")
+        return name, float(value or 0)
+
+    @property
     def alpha(self) -> float:
         """The popularity penalty's α (`--alpha A` is `--rerank pop-penalty=A`); 0 otherwise."""
-        name, _, value = self.rerank.partition("=")
-        return float(value) if name == PENALTY else 0.0
+        name, value = self.reranker
+        return value if name == PENALTY else 0.0
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ def label(record: RunRecord) -> str:
 
 def rerank_of(record: RunRecord) -> tuple[str, float]:
     """(re-ranker, strength) of a run; ("", 0.0) for a plain one."""
-    name, _, value = record.config.protocol.rerank.partition("=")
-    return name, float(value or 0)
+    return record.config.protocol.reranker
 
 
 def _value(v) -> str:
