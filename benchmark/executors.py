@@ -133,21 +133,9 @@ def execute(
     Runs that differ only in their re-ranker share one fitted model; a model fitted earlier
     (saved beside its record) is scored again rather than refitted, unless `force`.
     """
-    from benchmark.pipeline import with_fingerprints  # torch and the data: only with work
-
     records.code_commit()  # the commit of the code this process runs, before any model runs
-    configs, loaded = with_fingerprints(configs)  # bad data fails here, before any model runs
-    done, todo = [], []
-    for config in configs:
-        path = records.record_path(out, config.run_id())
-        if path.exists() and not force:
-            log.info("%s: record exists (%s), skipped", config.model.name, path)
-            done.append(records.read_record(path))
-        else:
-            todo.append(config)
-    prepared = prepare_all(todo, loaded)  # bad input fails here, before any model runs
-    todo = feasible(todo, prepared, skip_infeasible)
-    units = plan_units(todo, out, force)
+    done, units, prepared = plan(configs, out, force, skip_infeasible)
+    todo = [config for unit in units for config in unit.configs]
     progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
     start, written = time.time(), []
     try:
@@ -168,6 +156,27 @@ def execute(
             device = device_label(todo[0].device)
             records.add_provenance(out, written, start, device, finished=len(written) == len(todo))
     return done
+
+
+def plan(
+    configs: list[RunConfig], out: str, force: bool = False, skip_infeasible: bool = False
+) -> tuple[list[RunRecord], list[Unit], dict]:
+    """(The records that exist, the units of work still to run, their `Prepared` by
+    `pipeline.prepared_key`). Bad data or input fails here, before any model runs."""
+    from benchmark.pipeline import with_fingerprints  # torch and the data: only with work
+
+    configs, loaded = with_fingerprints(configs)
+    done, todo = [], []
+    for config in configs:
+        path = records.record_path(out, config.run_id())
+        if path.exists() and not force:
+            log.info("%s: record exists (%s), skipped", config.model.name, path)
+            done.append(records.read_record(path))
+        else:
+            todo.append(config)
+    prepared = prepare_all(todo, loaded)
+    todo = feasible(todo, prepared, skip_infeasible)
+    return done, plan_units(todo, out, force), prepared
 
 
 def prepare_all(configs: list[RunConfig], loaded: dict | None = None) -> dict:

@@ -2,6 +2,7 @@
 
 python -m benchmark.run --dataset ml-100k --models pop,itemknn,mf-als --seeds 0,1,2 --out results/x
 python -m benchmark.run --config study.toml          # an experiment file; flags override it
+python -m benchmark.run ... --estimate               # the expected time of what would run, only
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from benchmark.experiment import (
     merged,
     plugin_list,
 )
+from protocols.errors import InputError
 
 
 def parser(prog: str = "python -m benchmark.run") -> OneLineParser:
@@ -32,6 +34,12 @@ def parser(prog: str = "python -m benchmark.run") -> OneLineParser:
         help=f"comma-separated model names, or all (registered: {', '.join(list_models())})",
     )
     add_run_options(p)
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="time a sample of each missing run's training and evaluation, print the expected "
+        "seconds per model and the wall time with --jobs N, write OUT/estimate.json; run nothing",
+    )
     return p
 
 
@@ -43,16 +51,33 @@ def main(argv: list[str] | None = None) -> int:
     values = merged(args)
     configs = configs_from_values(values)
     plugins = plugin_list(values, early)
+    out, jobs = str(values.get("out", "results/default")), int(values.get("jobs", 1))
+    if args.estimate:
+        print(estimate(configs, out, bool(values.get("force", False)), jobs))
+        return 0
     execute(
         configs,
-        str(values.get("out", "results/default")),
+        out,
         bool(values.get("force", False)),
         executor=values.get("executor", "local"),
-        jobs=int(values.get("jobs", 1)),
+        jobs=jobs,
         ray_address=args.ray_address,
         plugins=plugins,
     )
     return 0
+
+
+def estimate(configs: list, out: str, force: bool, jobs: int) -> str:
+    """The cost of the runs `execute` would run (`benchmark.cost`), printed and recorded."""
+    from benchmark import cost
+    from benchmark.executors import plan
+
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {jobs}")
+    _, units, prepared = plan(configs, out, force)
+    if not units:
+        return f"nothing to run: every record exists in {out}"
+    return cost.report(cost.estimate_units(units, prepared, out, jobs), out)
 
 
 if __name__ == "__main__":

@@ -82,4 +82,5 @@ def test_benchmark_top_level_is_the_run_core_and_three_packages():
     packages = {p.name for p in folder.iterdir() if (p / "__init__.py").is_file()}
     modules = [p.stem for p in folder.glob("*.py") if p.stem != "__init__"]
     assert packages == PACKAGES
-    assert len(modules) <= 10, sorted(modules)
+    # the run core: commands, configuration, planning, cost, execution, records, the API
+    assert len(modules) <= 11, sorted(modules)

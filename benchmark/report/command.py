@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from benchmark.commands import OneLineParser, guarded
+from benchmark.cost import write_comparison
 from benchmark.report.published import write_published
 from benchmark.report.tables import DEFAULT_COLUMNS, write_analysis, write_tables
 from protocols.errors import InputError
@@ -63,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     order = tuple(m.strip() for m in args.order.split(",") if m.strip())
     common = dict(only=tuple(args.only), allow_mixed=args.allow_mixed, to=args.to, order=order)
     print(write_tables(args.folders, columns, args.split, **common))
+    for folder in args.folders:  # where the runs were estimated first: actual / estimate
+        compared = write_comparison(folder)
+        if compared:
+            print(compared)
     if args.analysis:
         print(write_analysis(args.folders, args.split, **common))
     if args.published:

@@ -24,6 +24,8 @@ from pathlib import Path
 from benchmark import records
 from benchmark.commands import OneLineParser, guarded, setup_logging
 from benchmark.config import RunConfig
+from benchmark.cost import report as cost_report
+from benchmark.cost import write_comparison
 from benchmark.executors import execute
 from benchmark.experiment import (
     add_run_options,
@@ -36,6 +38,7 @@ from benchmark.experiment import (
 )
 from benchmark.tune import search
 from benchmark.tune.best import forget, read_best, write_best
+from benchmark.tune.estimate import estimate_searches
 from benchmark.tune.tables import write_tables
 from protocols.errors import InputError
 from protocols.metrics import AT_K, WHOLE_LIST
@@ -169,10 +172,6 @@ def prepare_studies(searches: list[search.Search]) -> None:
                 study.set_user_attr(key, value)
 
 
-def test_configs(s: search.Search, params: dict, seeds: list[int]) -> list[RunConfig]:
-    return [search.trial_config(s.base.replace(seed=seed), params) for seed in seeds]
-
-
 def parser() -> OneLineParser:
     from benchmark.models import list_models
 
@@ -196,6 +195,13 @@ def parser() -> OneLineParser:
         default="",
         help="comma-separated models whose search in OUT is discarded and run again from "
         "scratch (for a changed search space or model code); the other models' are kept",
+    )
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="time each model's default on a sample, print the expected time of the study "
+        "(remaining trials and test runs) per model and with --jobs N, write OUT/estimate.json; "
+        "run nothing",
     )
     p.add_argument(
         "--timeout-minutes",
@@ -236,7 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     check_out(out, expected, searches, restart)
     from benchmark.executors import prepare_all
 
-    prepare_all([searches[0].base], loaded)  # a bad protocol option fails here, before OUT
+    prepared = prepare_all([searches[0].base], loaded)  # a bad protocol option fails here
+    if args.estimate:
+        print(cost_report(estimate_searches(searches, prepared, seeds, values["jobs"]), out))
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
         check_out(out, expected, searches, restart)  # again: another command may have begun
@@ -251,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         run_tests(out, best, searches, seeds, values)
         write_best(out, best)
         write_tables(out, best, expected)
+    write_comparison(out)  # actual / estimate, where the study was estimated first
     return 0
 
 
@@ -261,8 +271,8 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
-        planned[name] = test_configs(s, best["models"][name]["params"], seeds)
-        defaults[name] = test_configs(s, {}, seeds)
+        planned[name] = search.test_configs(s, best["models"][name]["params"], seeds)
+        defaults[name] = search.test_configs(s, {}, seeds)
     groups = [*planned.values(), *defaults.values()]
     configs = list({c.run_id(): c for group in groups for c in group}.values())
     execute(

@@ -84,6 +84,11 @@ def trial_config(base: RunConfig, params: dict[str, Any]) -> RunConfig:
     return dataclasses.replace(base, model=model).validate()
 
 
+def test_configs(s: Search, params: dict[str, Any], seeds: list[int]) -> list[RunConfig]:
+    """The test runs of a search's configuration `params`, one per seed."""
+    return [trial_config(s.base.replace(seed=seed), params) for seed in seeds]
+
+
 def validation_value(record: RunRecord, metric: str) -> float:
     """The objective read off a record: `metric` (PROTOCOL:NAME) on the validation split."""
     protocol, name = metric.split(":")

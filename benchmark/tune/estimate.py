@@ -1,0 +1,55 @@
+"""The expected time of a tuning study (`benchmark.tune --estimate`), from `benchmark.cost`'s
+measurements: each search's remaining trials and its test runs."""
+
+from __future__ import annotations
+
+from benchmark import cost, records
+from benchmark.tune import search as tuning
+from benchmark.tune.best import read_best
+
+
+def estimate_searches(
+    searches: list[tuning.Search], prepared: dict, seeds: list[int], jobs: int
+) -> dict:
+    """The estimate of `benchmark.tune`: each search's remaining trials (timed at the default
+    configuration, validation only; a sampled configuration may cost more or less) and its test
+    runs (the chosen and the default configuration, fitted once per seed, less those recorded)."""
+    from benchmark.pipeline import prepared_key
+
+    models: dict[str, dict] = {}
+    trial_work, test_units = 0.0, []
+    with cost.worker_threads(jobs):
+        for s in searches:
+            name = s.base.model.name
+            config = tuning.trial_config(s.base, {})
+            ready = prepared[prepared_key(config)]
+            model, fit = cost.fit_cost(config, ready, cost.history_folders(s.out))
+            trial = fit.seconds + cost.eval_cost(config, model, ready, ("valid",))
+            study = tuning.existing_study(s.out, name)
+            done = 0 if study is None else sum(t.state in tuning.COUNTED for t in study.trials)
+            remaining = max(s.trials - done, 0)
+            test_run = fit.seconds + cost.eval_cost(config, model, ready, ("valid", "test"))
+            tests = tests_left(s, seeds)
+            entry = models.setdefault(name, cost.new_entry())
+            cost.add_fit(entry, fit, True)
+            entry.update(trials=remaining, trial_seconds=trial, test_runs=tests)
+            entry["search_seconds"] = remaining * trial
+            entry["test_seconds"] = tests * test_run
+            entry["seconds"] = entry["search_seconds"] + entry["test_seconds"]
+            trial_work += entry["search_seconds"]
+            test_units += [test_run] * tests
+    # trials of every model share the workers; the test runs follow as units
+    wall = trial_work / max(jobs, 1) + cost.wall_seconds(test_units, jobs)
+    device = searches[0].base.device if searches else "cpu"
+    return {**cost.summary("tune", models, [], jobs, device), "wall_seconds": wall}
+
+
+def tests_left(s: tuning.Search, seeds: list[int]) -> int:
+    """Test runs of a search without a record: the default's, and the chosen configuration's
+    (once per seed while it is not chosen yet; none when it is the default)."""
+    chosen = read_best(s.out)["models"].get(s.base.model.name, {}).get("params")
+    configs = tuning.test_configs(s, {}, seeds) + (
+        tuning.test_configs(s, chosen, seeds) if chosen else []
+    )
+    missing = {c.run_id() for c in configs if not records.record_path(s.out, c.run_id()).exists()}
+    return len(missing) + (len(seeds) if s.space and chosen is None else 0)

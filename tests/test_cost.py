@@ -1,0 +1,121 @@
+"""benchmark.cost: the expected time of a run or a study, measured on samples before it starts."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmark import cost, records, run
+from benchmark.pipeline import make_fit_data, prepare
+from benchmark.tune import command as tune
+from protocols.sequences import training_windows
+
+SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=3"
+ARGS = ["--dataset", SYNTH, "--seq-len", "8", "--num-negatives", "40", "--device", "cpu"]
+
+
+def _estimate(out):
+    return json.loads((out / cost.ESTIMATE).read_text())
+
+
+def test_run_estimate_runs_nothing_then_the_report_compares_it_with_the_records(tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = [*ARGS, "--models", "pop,gru", "--epochs", "3", "--out", str(out)]
+    assert run.main([*argv, "--estimate"]) == 0
+    printed = capsys.readouterr().out
+    assert "expected wall time with --jobs 1" in printed and "gru" in printed
+    assert not (out / "runs").exists()  # nothing ran
+    estimate = _estimate(out)
+    gru = estimate["models"]["gru"]
+    assert gru["epochs"] == 3 and gru["epochs_from"] == "the cap"
+    assert gru["seconds"] > 0 and estimate["models"]["pop"]["epochs"] is None
+    assert estimate["wall_seconds"] == pytest.approx(
+        sum(m["seconds"] for m in estimate["models"].values())
+    )
+    assert run.main(argv) == 0
+    ran = {p.stem for p in (out / "runs").glob("*.json")}
+    planned = {i for m in estimate["models"].values() for i in m["runs"]}
+    assert planned == ran  # the estimate covered exactly the runs that then ran
+    table = cost.write_comparison(out)
+    assert (out / "estimate.md").read_text() == table
+    rows = [line for line in table.splitlines() if line.startswith("| gru")]
+    actual = sum(
+        records.read_record(records.record_path(out, i)).timings["fit_seconds"]
+        + records.read_record(records.record_path(out, i)).timings["eval_seconds"]
+        for i in gru["runs"]
+    )
+    assert rows and f"| {actual:.1f} |" in rows[0]
+
+
+def test_expected_epochs_come_from_earlier_records_of_the_same_model_data_and_cap(tmp_path):
+    out = tmp_path / "out"
+    argv = [*ARGS, "--models", "gru", "--epochs", "4", "--patience", "1", "--out", str(out)]
+    assert run.main(argv) == 0
+    (record,) = [records.read_record(p) for p in (out / "runs").glob("*.json")]
+    ran = len(record.training["history"])
+    assert run.main([*argv, "--seed", "1", "--estimate"]) == 0
+    gru = _estimate(out)["models"]["gru"]
+    assert gru["epochs"] == ran and gru["epochs_from"] == "median of 1 earlier run(s)"
+    other_cap = tmp_path / "other"  # another cap: the earlier run says nothing about it
+    assert run.main([*argv, "--epochs", "5", "--out", str(other_cap), "--estimate"]) == 0
+    assert _estimate(other_cap)["models"]["gru"]["epochs_from"] == "the cap"
+
+
+def test_a_sample_keeps_whole_users_every_index_and_the_catalogue(monkeypatch):
+    from benchmark.experiment import configs_from_values, merged
+
+    monkeypatch.setattr(cost, "SAMPLE_WINDOWS", 50)
+    monkeypatch.setattr(cost, "SAMPLE_USERS", 30)
+    (config,) = configs_from_values(merged(run.parser().parse_args([*ARGS, "--models", "gru"])))
+    prepared = prepare(config)
+    data = make_fit_data(config, prepared.data, prepared.split)
+    sample, window_share, valid_share = cost.sampled_fit_data(data, True, np.random.default_rng(0))
+    assert sample.train.n_rows == data.train.n_rows and sample.n_items == data.n_items
+    kept = sample.train.lengths > 0
+    assert 0 < kept.sum() < data.train.n_rows
+    for r in np.flatnonzero(kept):  # a sampled user keeps the whole history
+        assert np.array_equal(sample.train.row(r), data.train.row(r))
+    windows = len(training_windows(sample.train, 8, True)[0])
+    assert window_share == windows / len(training_windows(data.train, 8, True)[0])
+    assert sample.valid.n_users == 30 and valid_share == 30 / data.valid.n_users
+    assert set(sample.valid.users) <= set(data.valid.users)
+
+
+def test_units_go_to_the_least_loaded_worker_longest_first():
+    assert cost.wall_seconds([5, 4, 3, 3], 1) == 15
+    assert cost.wall_seconds([5, 4, 3, 3], 2) == 8  # 5 + 3 and 4 + 3
+    assert cost.wall_seconds([9, 1, 1], 4) == 9
+    assert cost.wall_seconds([], 2) == 0
+
+
+def test_tune_estimate_counts_the_remaining_trials_and_the_test_runs(tmp_path):
+    out = tmp_path / "study"
+    argv = [*ARGS, "--models", "pop,gru", "--epochs", "2", "--trials", "3", "--seeds", "0,1"]
+    assert tune.main([*argv, "--out", str(out), "--estimate"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [cost.ESTIMATE]  # no study began
+    estimate = _estimate(out)
+    gru, pop = estimate["models"]["gru"], estimate["models"]["pop"]
+    assert estimate["kind"] == "tune" and gru["trials"] == 3 and gru["test_runs"] == 4
+    assert pop["trials"] == 1 and pop["test_runs"] == 2  # nothing to search: the default
+    assert gru["seconds"] == pytest.approx(gru["search_seconds"] + gru["test_seconds"])
+    assert tune.main([*argv, "--out", str(out)]) == 0
+    assert "| gru |" in (out / "estimate.md").read_text()  # the study compared with it
+    assert tune.main([*argv, "--out", str(out), "--estimate"]) == 0
+    gru = _estimate(out)["models"]["gru"]
+    assert gru["trials"] == 0 and gru["test_runs"] == 0  # all done: nothing remains
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["--jobs", "0"], ["--models", "no-such-model"], ["--epochs", "0"]],
+)
+def test_an_estimate_of_bad_input_fails_in_one_line_and_writes_nothing(tmp_path, capsys, extra):
+    out = tmp_path / "out"
+    argv = [*ARGS, "--models", "gru", "--out", str(out), "--estimate"]
+    try:
+        code = run.main([*argv, *extra])
+    except SystemExit as exit_info:  # a usage error
+        code = exit_info.code
+    assert code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert not out.exists()
