@@ -3,8 +3,8 @@
 python -m benchmark.tune --dataset ml-100k --models itemknn,mf-als,gru --trials 20 --seed 0 \\
     --out results/tuning/ml-100k --epochs 20 --seeds 0,1,2
 
-Each model's search is an Optuna study (seeded TPE sampler, median pruner fed by the trainer's
-per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
+Each model's search is an Optuna study (seeded TPE sampler, a median or Hyperband pruner fed by
+the trainer's per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
 `--trials N` is the total per model, so running again with the same N adds nothing and a larger N
 runs only the missing trials. Trial records (validation metrics only) go to OUT/trials/; the
 chosen configuration of each model, and beside it the default (shown, never used to choose), is
@@ -111,13 +111,24 @@ def restarted(args: argparse.Namespace, searches: list[search.Search]) -> set[st
     return names
 
 
-ATTR_NAMES = {"fixed": "set of fixed parameters", "space": "search space", "code": "model code"}
+ATTR_NAMES = {
+    "fixed": "set of fixed parameters",
+    "space": "search space",
+    "code": "model code",
+    "pruner": "pruner",
+}
 
 
 def study_attrs(s: search.Search) -> dict:
-    """What a study must keep across resumes: fixed parameters, space and the model's code."""
+    """What a study must keep across resumes: fixed parameters, space, the model's code and the
+    pruner."""
     fixed = json.loads(json.dumps(s.fixed, default=str))
-    return {"fixed": fixed, "space": describe(s.space), "code": s.base.model.code}
+    return {
+        "fixed": fixed,
+        "space": describe(s.space),
+        "code": s.base.model.code,
+        "pruner": s.pruner,
+    }
 
 
 def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search]:
@@ -145,7 +156,9 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         space = search.space_of(name, fixed)
         trials = args.trials if space else 1  # nothing to search: the default, once
         searches.append(
-            search.Search(out, config, fixed, space, metric, trials, seed, timeout, plugins)
+            search.Search(
+                out, config, fixed, space, metric, trials, seed, timeout, plugins, args.pruner
+            )
         )
     return searches
 
@@ -195,6 +208,13 @@ def parser() -> OneLineParser:
         default="",
         help="comma-separated models whose search in OUT is discarded and run again from "
         "scratch (for a changed search space or model code); the other models' are kept",
+    )
+    p.add_argument(
+        "--pruner",
+        default="median",
+        choices=sorted(search.PRUNERS),
+        help="how hopeless trials stop, from the validation after each epoch: the median of "
+        "earlier trials, or Hyperband's successive halving over epochs (default %(default)s)",
     )
     p.add_argument(
         "--estimate",

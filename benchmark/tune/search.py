@@ -40,9 +40,22 @@ from protocols.search_space import Choice, Domain, Float, Int
 log = logging.getLogger(__name__)
 JOURNAL = "study.journal"
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that use up the budget
-# The trainer validates after every epoch; a trial below the median of earlier trials at the
-# same epoch stops (after 3 finished trials, and never before its 3rd epoch).
-PRUNER = {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 3}
+# How hopeless trials stop, fed by the trainer's validation NDCG@10 after every epoch; the
+# default configuration (trial 0) is never pruned: it trains to the full budget.
+# median: below the median of earlier trials at the same epoch (after 3 finished trials, from
+# the 3rd epoch). hyperband: successive halving over epochs in brackets (Li et al., JMLR 2018),
+# rungs at 1, 3, 9, ... epochs, the best third of each rung going on.
+PRUNERS = {
+    "median": {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 3},
+    "hyperband": {"name": "HyperbandPruner", "min_resource": 1, "reduction_factor": 3},
+}
+
+
+def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
+    settings = {k: v for k, v in PRUNERS[name].items() if k != "name"}
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(max_resource=max_epochs, **settings)
+    return optuna.pruners.MedianPruner(**settings)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +72,11 @@ class Search:
     seed: int
     timeout_minutes: float | None = None  # no trial starts once trials ran this long
     plugins: str = ""
+    pruner: str = "median"  # a key of PRUNERS
+
+    @property
+    def max_epochs(self) -> int:
+        return int(dict(self.base.model.params).get("epochs", 1))
 
 
 def space_of(model: str, fixed: dict[str, Any]) -> dict[str, Domain]:
@@ -163,9 +181,7 @@ def open_study(search: Search, worker: int) -> optuna.Study:
             n_startup_trials=startup_trials(search.trials),
             constant_liar=True,  # parallel workers spread out instead of sampling alike
         )
-    pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=PRUNER["n_startup_trials"], n_warmup_steps=PRUNER["n_warmup_steps"]
-    )
+    pruner = make_pruner(search.pruner, search.max_epochs)
     return optuna.load_study(
         study_name=search.base.model.name, storage=store, sampler=sampler, pruner=pruner
     )
@@ -310,9 +326,11 @@ def suggest(trial: optuna.Trial, space: dict[str, Domain]) -> dict[str, Any]:
 
 
 def _pruning_hook(trial: optuna.Trial):
+    default = bool(trial.user_attrs.get("default"))
+
     def hook(model, entry: dict) -> None:  # after each epoch's validation (seqmodels.train)
         trial.report(entry["valid_NDCG@10"], step=entry["epoch"])
-        if trial.should_prune():
+        if not default and trial.should_prune():
             raise optuna.TrialPruned(f"epoch {entry['epoch']}")
 
     return hook
@@ -380,7 +398,9 @@ def study_summary(s: Search) -> dict:
             "seed": s.seed,
             "n_startup_trials": startup_trials(s.trials),
         },
-        "pruner": PRUNER,
+        "pruner": PRUNERS[s.pruner],
+        # epochs trained over every counted trial: the budget in one unit for every pruner
+        "epoch_units": sum(len(t.intermediate_values) for t in complete + pruned),
         "timeout_minutes": s.timeout_minutes,
         # failed and interrupted trials, whose end is unknown, are left out
         "wall_seconds": active_seconds(complete + pruned, time.time()),

@@ -31,6 +31,7 @@ def write_tables(out: Path, best: dict, manifest: dict) -> None:
         f"p, tuned vs default test {metric}",
         "best parameters",
         "trials (pruned)",
+        "epochs trained",
         "wall time",
     ]
     p_values = tuning_p_values(out, best, metric)
@@ -84,6 +85,7 @@ def _row(out: Path, model: str, entry: dict, tests, p_value: float | None) -> li
         "—" if p_value is None else f"{p_value:.3g}",
         params or "(nothing to tune)",
         f"{entry['trials']} ({entry['pruned']})",
+        str(entry.get("epoch_units", "—")),  # summed over the trials; 0: not trained in epochs
         f"{entry['wall_seconds'] / 60:.1f} min",
     ]
 
@@ -98,17 +100,21 @@ def _test_cell(runs: list, column: str) -> str:
     return "—" if found is None else _mean_std(found.mean, found.std, found.n)
 
 
+PRUNING = {"MedianPruner": "median pruning", "HyperbandPruner": "Hyperband pruning over epochs"}
+
+
 def _caption(best: dict, manifest: dict) -> str:
     config = manifest["config"]
     entry = next(iter(best["models"].values()))
     budgets = sorted({e["budget"] for e in best["models"].values() if e["params"]})
     caps = sorted({e["fixed"]["epochs"] for e in best["models"].values() if "epochs" in e["fixed"]})
+    pruners = sorted({PRUNING[e["pruner"]["name"]] for e in best["models"].values()})
     return (
         f"Tuned vs default on {config['dataset']}"
         + (f" (ratings >= {config['min_rating']:g})" if config.get("min_rating") else "")
         + f": objective {entry['metric']} on the validation split, "
         + f"{'/'.join(map(str, budgets)) or 1} trials per model (TPE, sampler seed "
-        + f"{entry['sampler']['seed']}, median pruning, the default configuration first"
+        + f"{entry['sampler']['seed']}, {' / '.join(pruners)}, the default configuration first"
         + (f", deep models capped at {'/'.join(map(str, caps))} epochs" if caps else "")
         + f"); test = mean ± std over {len(entry.get('test_runs', []))} seed(s)."
     )

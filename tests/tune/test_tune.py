@@ -260,19 +260,41 @@ def test_a_refit_that_differs_from_its_trial_is_reported(tmp_path, monkeypatch, 
     assert "not deterministic" in caplog.text
 
 
-def test_pruning_hook_stops_a_hopeless_trial():
-    class Trial:
-        reported = []
+class _Hopeless:
+    """A trial its pruner would stop at every epoch."""
 
-        def report(self, value, step):
-            self.reported.append((step, value))
+    def __init__(self, default=False):
+        self.reported, self.user_attrs = [], {"default": True} if default else {}
 
-        def should_prune(self):
-            return True
+    def report(self, value, step):
+        self.reported.append((step, value))
 
+    def should_prune(self):
+        return True
+
+
+def test_pruning_hook_stops_a_hopeless_trial_but_never_the_default():
+    trial = _Hopeless()
     with pytest.raises(optuna.TrialPruned):
-        search._pruning_hook(Trial())(None, {"epoch": 3, "valid_NDCG@10": 0.1})
-    assert Trial.reported == [(3, 0.1)]
+        search._pruning_hook(trial)(None, {"epoch": 3, "valid_NDCG@10": 0.1})
+    assert trial.reported == [(3, 0.1)]
+    default = _Hopeless(default=True)
+    for epoch in (1, 2, 3):  # trains to the full budget, reported all the same
+        search._pruning_hook(default)(None, {"epoch": epoch, "valid_NDCG@10": 0.1})
+    assert [step for step, _ in default.reported] == [1, 2, 3]
+
+
+def test_hyperband_search_records_its_pruner_and_the_epochs_trained(tmp_path):
+    out = tmp_path / "out"
+    argv = ["--models", "gru", "--trials", "4", "--epochs", "3", "--pruner", "hyperband"]
+    assert _tune(out, *argv) == 0
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    assert entry["pruner"]["name"] == "HyperbandPruner"
+    trials = _study(out, "gru").get_trials()
+    assert entry["epoch_units"] == sum(len(t.intermediate_values) for t in trials)
+    assert len(trials[0].intermediate_values) == 3  # the default ran to the cap
+    assert "Hyperband" in (out / "tuning.md").read_text()
+    assert _tune(out, *argv[:-1], "median") == 2  # a study keeps its pruner
 
 
 def test_local_workers_share_one_study(tmp_path):
