@@ -18,7 +18,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # 2 cores (the cap is in every record and table label); `make benchmark EPOCHS=` lifts it.
 EPOCHS ?= $(if $(HAS_GPU),,10)
 
-.PHONY: install install-test benchmark ablation readme-results test test-fast lint clean
+.PHONY: install install-test benchmark ablation leaderboard readme-results test test-fast lint clean
 
 install: $(VENV)/.installed
 
@@ -53,6 +53,11 @@ ablation: install
 	$(BIN)/python -m benchmark.ablate --param $(PARAM) --dataset $(DATASET) \
 		$(if $(MIN_RATING),--min-rating $(MIN_RATING),) --models $(MODELS) --seed $(SEED) \
 		--device $(DEVICE) $(if $(EPOCHS),--epochs $(EPOCHS),)
+
+# The tuned leaderboard of studies/leaderboard.toml (resumable; `STUDY=file` for another).
+STUDY ?= studies/leaderboard.toml
+leaderboard: install
+	$(BIN)/python -m benchmark.tune.leaderboard $(STUDY)
 
 # The README's results block, generated from the committed results folders (a test checks it).
 readme-results: install

@@ -1,0 +1,140 @@
+"""The tuned leaderboard: one study file, one command, the tables to commit.
+
+    python -m benchmark.tune.leaderboard studies/leaderboard.toml              # make leaderboard
+    python -m benchmark.tune.leaderboard studies/leaderboard.toml --estimate   # its cost first
+
+The file names the data sets (`[[datasets]]`, each with a `name` and the data options of
+`benchmark.tune`), and for all of them the models, the budget (`trials`, `epochs`, `pruner`) and
+the `seeds` of the test runs; any other key is a `benchmark.tune` option too. For each data set in
+turn, `benchmark.tune` searches every model on validation into OUT/<name> and fits each model's
+chosen configuration once per seed; finished trials and test runs are never redone, so an
+interrupted leaderboard resumes with the same command. Then OUT/<name>/leaderboard.md/.csv: the
+chosen configurations on test (mean ± sd over the seeds, significance against the best
+baseline) and, where `published.csv` has figures for that data version, the papers' beside ours.
+Every data set, model and option of the file is checked before anything runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmark import records
+from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.report.published import render_comparison
+from benchmark.report.render import csv_text, markdown
+from benchmark.report.tables import TIDY_HEADER, build_tables
+from benchmark.tune.best import read_best
+from protocols.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+COLUMNS = ("full:HR@10", "full:NDCG@10", "full:MRR", "sampled:HR@10", "sampled:NDCG@10")
+LEADERBOARD = "leaderboard"
+
+
+def read_study(path: Path) -> dict[str, Any]:
+    try:
+        study = tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{path}: {error}") from None
+    datasets = study.get("datasets")
+    if not isinstance(datasets, list) or not datasets:
+        raise InputError(f"{path}: no [[datasets]] (each with a name and a dataset)")
+    names = [d.get("name") for d in datasets]
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise InputError(f"{path}: every [[datasets]] entry needs its own `name`")
+    if "seeds" in study and not list(study["seeds"]):
+        raise InputError(f"{path}: `seeds` is empty; give at least one")
+    return study
+
+
+def tune_argv(study: dict[str, Any], entry: dict[str, Any], out: Path) -> list[str]:
+    """The `benchmark.tune` command line of one data set: the file's options, the entry's
+    data options over them, OUT/<name> as the output folder."""
+    options = {k: v for k, v in study.items() if k not in ("datasets", "out")}
+    options.update({k: v for k, v in entry.items() if k != "name"})
+    argv = []
+    for key, value in options.items():
+        if isinstance(value, bool):
+            argv += [f"--{key.replace('_', '-')}"] if value else []
+            continue
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        argv += [f"--{key.replace('_', '-')}", text]
+    return [*argv, "--out", str(out / entry["name"])]
+
+
+def check(argv: list[str]) -> None:
+    """Everything `benchmark.tune` would refuse, refused now: options, models, budget, seeds,
+    data (each file read and fingerprinted). Writes nothing."""
+    from benchmark.experiment import early_options
+    from benchmark.tune import command
+
+    args = command.parser().parse_args(argv)
+    values = command.options(args, early_options(argv))
+    command.identified(command.build_searches(args, values))
+
+
+def write_leaderboard(folder: Path) -> str:
+    """leaderboard.md/.csv of one tuned data set: the chosen configurations' test runs."""
+    best = read_best(folder)
+    run_ids = [i for e in best["models"].values() for i in e.get("test_runs", [])]
+    recs = [
+        records.read_record(records.record_path(folder, i))
+        for i in run_ids
+        if records.record_path(folder, i).exists()
+    ]
+    if not recs:
+        raise InputError(f"{folder}: no tuned test runs to tabulate")
+    parts, tidy = [], []
+    for name, table, rows in build_tables(recs, COLUMNS, "test"):
+        if name == "table":  # the main table; cost and the others stay in tuning's folder
+            parts.append(markdown(table))
+            tidy += rows
+    published = render_comparison(recs, COLUMNS[:2])
+    parts.append(published["md"])
+    text = "\n".join(parts)
+    records.write_text(folder / f"{LEADERBOARD}.md", text)
+    records.write_text(folder / f"{LEADERBOARD}.csv", csv_text(tidy, TIDY_HEADER))
+    if "csv" in published:
+        records.write_text(folder / "published.csv", published["csv"])
+    return text
+
+
+@guarded
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(
+        prog="python -m benchmark.tune.leaderboard",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("study", type=Path, help="the study file (TOML)")
+    parser.add_argument("--estimate", action="store_true", help="print each data set's cost only")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    study = read_study(args.study)
+    out = Path(study.get("out", "results/leaderboard"))
+    runs = [(entry["name"], tune_argv(study, entry, out)) for entry in study["datasets"]]
+    for _, tune_args in runs:  # all of it checked before anything runs
+        check(tune_args)
+    from benchmark.tune.command import main as tune
+
+    for name, tune_args in runs:
+        code = tune([*tune_args, "--estimate"] if args.estimate else tune_args)
+        if code != 0:
+            return code
+        if not args.estimate:
+            print(write_leaderboard(out / name))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""benchmark.tune.leaderboard: one study file, every data set tuned, resumable, tables written."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from benchmark import pipeline
+from benchmark.tune import leaderboard, search
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed={}"
+
+
+def _study(tmp_path, body: str = "", **datasets) -> Path:
+    out = tmp_path / "board"
+    entries = datasets or {"a": SYNTH.format(3), "b": SYNTH.format(4)}
+    text = f'out = "{out}"\n' + (
+        body
+        or 'models = "pop,gru"\ntrials = 2\nepochs = 2\nseeds = [0, 1]\nseq_len = 8\n'
+        'num_negatives = 40\ndevice = "cpu"\n'
+    )
+    for name, dataset in entries.items():
+        text += f'\n[[datasets]]\nname = "{name}"\ndataset = "{dataset}"\n'
+    path = tmp_path / "study.toml"
+    path.write_text(text)
+    return path
+
+
+def _fits(monkeypatch, fail_on=None):
+    """Count fits by data set; raise KeyboardInterrupt at fit n of data set d (fail_on=(d, n))."""
+    calls, real = [], pipeline.fit_model
+
+    def fit(config, prepared, epoch_hooks=()):
+        calls.append(config.data.dataset)
+        if fail_on is not None and calls.count(fail_on[0]) == fail_on[1]:
+            raise KeyboardInterrupt  # the process killed mid-way
+        return real(config, prepared, epoch_hooks)
+
+    monkeypatch.setattr(pipeline, "fit_model", fit)
+    return calls
+
+
+def test_every_data_set_is_tuned_and_tabulated_and_a_rerun_fits_nothing(tmp_path, monkeypatch):
+    path = _study(tmp_path)
+    calls = _fits(monkeypatch)
+    assert leaderboard.main([str(path)]) == 0
+    for name in ("a", "b"):
+        folder = tmp_path / "board" / name
+        best = json.loads((folder / "best.json").read_text())["models"]
+        assert len(best["gru"]["test_runs"]) == 2 and best["gru"]["trials"] == 2
+        table = (folder / "leaderboard.md").read_text()
+        assert "gru" in table and "pop" in table and "± " in table  # two seeds: mean ± sd
+        rows = (folder / "leaderboard.csv").read_text().splitlines()
+        assert rows[0].startswith("setting,dataset,model") and len(rows) > 1
+    before = len(calls)
+    assert leaderboard.main([str(path)]) == 0
+    assert len(calls) == before  # finished trials and test runs are never redone
+
+
+def test_a_leaderboard_killed_mid_way_resumes_with_nothing_lost_or_duplicated(
+    tmp_path, monkeypatch
+):
+    path = _study(tmp_path)
+    _fits(monkeypatch, fail_on=(SYNTH.format(4), 3))  # in the second data set's search
+    with pytest.raises(KeyboardInterrupt):
+        leaderboard.main([str(path)])
+    assert (tmp_path / "board" / "a" / "leaderboard.md").exists()
+    assert not (tmp_path / "board" / "b" / "leaderboard.md").exists()
+    again = _fits(monkeypatch)
+    assert leaderboard.main([str(path)]) == 0
+    assert SYNTH.format(3) not in again  # the finished data set is not fitted again
+    for name in ("a", "b"):
+        folder = tmp_path / "board" / name
+        study = search.existing_study(folder, "gru")
+        counted = [t for t in study.get_trials() if t.state in search.COUNTED]
+        assert len(counted) == 2  # the budget, no trial twice
+        assert len(list((folder / "trials").glob("gru-*.json"))) == len(
+            [t for t in counted if t.state == search.TrialState.COMPLETE]
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('models = "pop,no-such-model"\n', "no-such-model"),
+        ('models = "pop"\ntrials = 0\n', "--trials"),
+        ('models = "pop"\nseeds = []\n', "seeds"),
+        ('models = "pop"\nno_such_option = 1\n', "no-such-option"),
+    ],
+)
+def test_a_bad_study_file_fails_in_one_line_and_writes_nothing(tmp_path, capsys, body, message):
+    path = _study(tmp_path, body + 'device = "cpu"\n')
+    try:
+        code = leaderboard.main([str(path)])
+    except SystemExit as exit_info:  # an unknown option: argparse's usage error
+        code = exit_info.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "board").exists()
+
+
+def test_an_unknown_data_set_in_the_last_entry_stops_everything_before_it_runs(tmp_path):
+    path = _study(tmp_path, a=SYNTH.format(3), b="no-such-data-set")
+    assert leaderboard.main([str(path)]) == 2
+    assert not (tmp_path / "board").exists()
+
+
+def test_the_committed_study_file_names_every_data_set_of_the_issue():
+    study = leaderboard.read_study(ROOT / "studies" / "leaderboard.toml")
+    assert [d["dataset"] for d in study["datasets"]] == [
+        "ml-100k",
+        "ml-1m",
+        "s3rec-lastfm",
+        "s3rec-beauty",
+    ]
+    assert study["models"] == "all" and len(study["seeds"]) == 3
