@@ -136,15 +136,20 @@ def add_model_shortcuts(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + flag(key), dest=key, default=None, help=f"defaults: {shown}")
 
 
+def read_toml(path: Path, where: str) -> dict[str, Any]:
+    """A TOML file's content; InputError naming `where` for a missing or malformed file."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except OSError as error:
+        raise InputError(f"{where}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise InputError(f"{where}: {error}") from None
+
+
 def load_study(path: Path) -> dict[str, Any]:
     """An experiment file: run options (`dataset`, `min_rating`, ...), `models`, `seeds`,
     shortcut parameters (`epochs`, ...), `[params]` for every model, `[params.MODEL]` for one."""
-    try:
-        study = tomllib.loads(Path(path).read_text())
-    except OSError as error:
-        raise InputError(f"--config {path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"--config {path}: {error}") from None
+    study = read_toml(path, f"--config {path}")
     known = set(option_fields()) | set(SHORTCUTS) | set(STUDY_KEYS)
     unknown = sorted(set(study) - known)
     if unknown:

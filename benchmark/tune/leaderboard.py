@@ -23,28 +23,19 @@ from typing import Any
 
 from benchmark import records
 from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
 from benchmark.report.render import csv_text, markdown
 from benchmark.report.tables import TIDY_HEADER, build_tables
 from benchmark.tune.best import read_best
 from protocols.errors import InputError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 COLUMNS = ("full:HR@10", "full:NDCG@10", "full:MRR", "sampled:HR@10", "sampled:NDCG@10")
 LEADERBOARD = "leaderboard"
 
 
 def read_study(path: Path) -> dict[str, Any]:
-    try:
-        study = tomllib.loads(Path(path).read_text())
-    except OSError as error:
-        raise InputError(f"{path}: {error.strerror}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"{path}: {error}") from None
+    study = read_toml(path, str(path))
     datasets = study.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         raise InputError(f"{path}: no [[datasets]] (each with a name and a dataset)")
