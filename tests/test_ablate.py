@@ -215,3 +215,12 @@ def test_the_frontier_on_ml_100k_has_every_reranker_table_and_figure(tmp_path):
     assert cover[1] > 2 * cover[0]  # one slot per user covers far more of the catalogue
     capped = recs["exposure-cap=20"].ranks()["top_items.test"][:, :10]
     assert np.bincount(capped[capped > 0]).max() <= 20
+
+
+def test_users_with_equal_taste_for_popular_items_fall_in_one_group():
+    from benchmark.report.frontier import taste_groups
+
+    shares = np.array([0.0, 0.0, 0.0, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    assert taste_groups(shares).tolist() == [0, 0, 0, 0, 2, 2, 3, 3, 4, 4]
+    spread = np.linspace(0, 1, 10)[::-1]  # no ties: five groups of two, by share
+    assert taste_groups(spread).tolist() == [4, 4, 3, 3, 2, 2, 1, 1, 0, 0]

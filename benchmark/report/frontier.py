@@ -157,6 +157,15 @@ def _fixed(value: float) -> Summary:
     return Summary(float(value), None, 1)
 
 
+def taste_groups(shares: np.ndarray) -> np.ndarray:
+    """Each user's quintile (0 = the most niche) by rank of its history's short-head share;
+    users with equal shares share a group, so a group may be empty (many users share 0.0 on
+    sparse data, and splitting them by user order would compare nothing)."""
+    from scipy.stats import rankdata
+
+    return (rankdata(shares, method="min").astype(np.int64) - 1) * N_GROUPS // max(len(shares), 1)
+
+
 def who_pays(recs: list[RunRecord], points: list[tuple]) -> tuple[tuple[str, ...], list]:
     """Test NDCG@10 by quintile of the user's history share in the short head (Q1: the most
     niche users), for the given points of one model (means over seeds)."""
@@ -165,13 +174,12 @@ def who_pays(recs: list[RunRecord], points: list[tuple]) -> tuple[tuple[str, ...
         by_point.setdefault(rerank_of(r), []).append(r)
     first = by_point[("", 0.0)][0].ranks()
     shares = first["head_share.test"]
-    order = np.argsort(shares, kind="stable")
-    group = np.empty(len(shares), dtype=np.int64)
-    group[order] = np.arange(len(shares)) * N_GROUPS // max(len(shares), 1)
+    group = taste_groups(shares)
+    groups = [g for g in range(N_GROUPS) if (group == g).any()]
     columns = tuple(
-        f"Q{g + 1} ({shares[group == g].min():.2f}-{shares[group == g].max():.2f})"
-        for g in range(N_GROUPS)
-        if (group == g).any()
+        f"Q{g + 1} ({shares[group == g].min():.2f}-{shares[group == g].max():.2f}; "
+        f"{(group == g).mean():.0%} of users)"
+        for g in groups
     )
     rows = []
     for point in points:
@@ -179,7 +187,7 @@ def who_pays(recs: list[RunRecord], points: list[tuple]) -> tuple[tuple[str, ...
         for r in by_point.get(point, []):
             ranks = r.ranks()
             gains = metrics.ndcg(ranks["full.test"], 10)
-            per_seed.append([gains[group == g].mean() for g in range(len(columns))])
+            per_seed.append([gains[group == g].mean() for g in groups])
         if per_seed:
             means = np.array(per_seed)
             cells = tuple(Summary.of(list(means[:, g])) for g in range(len(columns)))
@@ -252,7 +260,8 @@ def write_outputs(out: Path, recs: list[RunRecord], description: str) -> str:
                     Table(
                         f"{model}: who pays. Test NDCG@10 (full ranking) by users' taste for "
                         "popular items: quintiles of users by the share of their input history "
-                        "in the short head (range in brackets; Q1 the most niche), for the "
+                        "in the short head (range and share of users in brackets; Q1 the most niche; "
+                        "users with equal shares in one group), for the "
                         f"model's ranking and each chosen strength ({seeds}).",
                         (("", columns),),
                         tuple(user_rows),
