@@ -23,6 +23,7 @@ from pathlib import Path
 from benchmark import records
 from benchmark.commands import OneLineParser, guarded, setup_logging
 from benchmark.config import RunConfig
+from benchmark.cost import estimate, write_comparison
 from benchmark.executors import execute
 from benchmark.experiment import (
     add_run_options,
@@ -295,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated names or all (default: the models the parameter applies to)",
     )
     add_run_options(parser, param_flag="--model-param")
+    parser.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print and record (OUT/estimate.json) the expected time of the grid; run nothing",
+    )
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     values = merged(args)
@@ -322,17 +328,25 @@ def main(argv: list[str] | None = None) -> int:
     configs = grid_configs(args.ablated, grid, bases)
     out = Path(values["out"]) if values.get("out") else default_out(values, args.ablated)
     plugins = plugin_list(values, early)
+    force, jobs = bool(values.get("force", False)), int(values.get("jobs", 1))
+    skip_infeasible = is_rerank(args.ablated) and not args.values  # a default grid
+    if args.estimate:
+        print(estimate(configs, str(out), force, jobs, skip_infeasible))
+        return 0
     recs = execute(
         configs,
         str(out),
-        bool(values.get("force", False)),
+        force,
         values.get("executor", "local"),
-        int(values.get("jobs", 1)),
+        jobs,
         args.ray_address,
         plugins,
-        skip_infeasible=is_rerank(args.ablated) and not args.values,  # a default grid
+        skip_infeasible=skip_infeasible,
     )
     print(write_outputs(out, args.ablated, recs))
+    compared = write_comparison(out)  # where the grid was estimated first
+    if compared:
+        print(compared)
     print(f"records in {out / 'runs'}; table and figure in {out}")
     return 0
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from benchmark import records
 from benchmark.config import RunConfig
+from protocols.errors import InputError
 
 ESTIMATE = "estimate.json"
 SAMPLE_WINDOWS = 4096  # training windows of the two sampled epochs (32 batches of 128)
@@ -171,6 +172,20 @@ def history_folders(out: str | Path) -> list[Path]:
     if out.parent.is_dir():
         found += sorted(p / "runs" for p in out.parent.iterdir() if (p / "runs").is_dir())
     return list(dict.fromkeys(found))
+
+
+def estimate(
+    configs: list[RunConfig], out: str, force: bool, jobs: int, skip_infeasible: bool = False
+) -> str:
+    """The cost of the runs `executors.execute` would run, printed and recorded (run, ablate)."""
+    from benchmark.executors import plan
+
+    if jobs < 1:
+        raise InputError(f"--jobs must be >= 1, got {jobs}")
+    _, units, prepared = plan(configs, out, force, skip_infeasible)
+    if not units:
+        return f"nothing to run: every record exists in {out}"
+    return report(estimate_units(units, prepared, out, jobs), out)
 
 
 def estimate_units(units, prepared: dict, out: str, jobs: int) -> dict:

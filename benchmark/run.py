@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.cost import estimate
 from benchmark.executors import execute
 from benchmark.experiment import (
     add_run_options,
@@ -19,7 +20,6 @@ from benchmark.experiment import (
     merged,
     plugin_list,
 )
-from protocols.errors import InputError
 
 
 def parser(prog: str = "python -m benchmark.run") -> OneLineParser:
@@ -65,19 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         plugins=plugins,
     )
     return 0
-
-
-def estimate(configs: list, out: str, force: bool, jobs: int) -> str:
-    """The cost of the runs `execute` would run (`benchmark.cost`), printed and recorded."""
-    from benchmark import cost
-    from benchmark.executors import plan
-
-    if jobs < 1:
-        raise InputError(f"--jobs must be >= 1, got {jobs}")
-    _, units, prepared = plan(configs, out, force)
-    if not units:
-        return f"nothing to run: every record exists in {out}"
-    return cost.report(cost.estimate_units(units, prepared, out, jobs), out)
 
 
 if __name__ == "__main__":

@@ -119,3 +119,16 @@ def test_an_estimate_of_bad_input_fails_in_one_line_and_writes_nothing(tmp_path,
     assert code == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_an_ablation_grid_is_estimated_as_units_sharing_one_fit(tmp_path):
+    from benchmark import ablate
+
+    out = tmp_path / "grid"
+    argv = [*ARGS, "--param", "rerank:pop-penalty", "--values", "0,0.5", "--models", "gru"]
+    argv += ["--epochs", "2", "--out", str(out)]
+    assert ablate.main([*argv, "--estimate"]) == 0
+    gru = _estimate(out)["models"]["gru"]
+    assert len(gru["runs"]) == 2 and gru["fits"] == 1  # two strengths, one fitted model
+    assert ablate.main(argv) == 0
+    assert "| gru |" in (out / "estimate.md").read_text()
