@@ -67,13 +67,12 @@ def sampled_fit_data(data, all_windows: bool, rng: np.random.Generator):
     return fit_data, kept / max(total, 1), valid_share
 
 
-def sampled_users(eval_set, rng: np.random.Generator, rows: np.ndarray | None = None):
-    """(The eval set on at most SAMPLE_USERS of its users, the share kept); `rows` picks them."""
+def sampled_users(eval_set, rng: np.random.Generator):
+    """(The eval set on at most SAMPLE_USERS of its users, the share kept)."""
     from protocols.types import EvalSet
 
     n = eval_set.n_users
-    if rows is None:
-        rows = np.sort(rng.choice(n, min(n, SAMPLE_USERS), replace=False)) if n else np.arange(0)
+    rows = np.sort(rng.choice(n, min(n, SAMPLE_USERS), replace=False)) if n else np.arange(0)
     sample = EvalSet(eval_set.users[rows], eval_set.inputs.take(rows), eval_set.targets[rows])
     return sample, len(rows) / n if n else 1.0
 
@@ -129,13 +128,8 @@ def eval_cost(config: RunConfig, model, prepared, parts: tuple[str, ...]) -> flo
     test, _ = sampled_users(split.test, np.random.default_rng(config.seed + 1))
     if test.n_users == 0:
         return 0.0
-    rows = np.searchsorted(split.test.users, test.users)
-    negatives = dict(prepared.negatives)
-    if negatives.get("test") is not None:
-        negatives["test"] = negatives["test"][rows]
-    sample = dataclasses.replace(
-        prepared, split=dataclasses.replace(split, test=test), negatives=negatives
-    )
+    # sampled candidates are indexed by user, so they stand as they are
+    sample = dataclasses.replace(prepared, split=dataclasses.replace(split, test=test))
     start = time.perf_counter()
     evaluate_model(config, model, sample, 0.0, parts=("test",))
     per_user = (time.perf_counter() - start) / test.n_users

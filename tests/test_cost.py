@@ -132,3 +132,10 @@ def test_an_ablation_grid_is_estimated_as_units_sharing_one_fit(tmp_path):
     assert len(gru["runs"]) == 2 and gru["fits"] == 1  # two strengths, one fitted model
     assert ablate.main(argv) == 0
     assert "| gru |" in (out / "estimate.md").read_text()
+
+
+def test_evaluation_timed_on_a_sample_of_users_scales_to_all_of_them(monkeypatch, tmp_path):
+    monkeypatch.setattr(cost, "SAMPLE_USERS", 20)  # fewer than the 120 test users
+    out = tmp_path / "out"
+    assert run.main([*ARGS, "--models", "pop", "--out", str(out), "--estimate"]) == 0
+    assert _estimate(out)["models"]["pop"]["seconds"] > 0
