@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -141,10 +140,11 @@ def worker_threads(jobs: int):
     """Time at the torch threads each of `jobs` local workers gets (`executors._processes`)."""
     import torch
 
+    from benchmark.executors import threads_per_worker
+
     before = torch.get_num_threads()
     if jobs > 1:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(max(1, (cores or 1) // jobs))
+        torch.set_num_threads(threads_per_worker(jobs))
     try:
         yield
     finally:

@@ -297,9 +297,15 @@ def run_units(
         yield from _processes(units, jobs, plugins)
 
 
-def _processes(units: list[Unit], jobs: int, plugins: str) -> Iterator[UnitResult]:
+def threads_per_worker(jobs: int) -> int:
+    """Torch threads for each of `jobs` local workers: they share the cores this process may
+    use, not multiply them."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = max(1, (cores or 1) // jobs)  # the processes share the cores, not multiply them
+    return max(1, (cores or 1) // jobs)
+
+
+def _processes(units: list[Unit], jobs: int, plugins: str) -> Iterator[UnitResult]:
+    threads = threads_per_worker(jobs)
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
     with cf.ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)

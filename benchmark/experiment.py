@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,8 +49,9 @@ def resolve_device(name: str) -> str:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":  # no more threads than cores this process may use
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-        torch.set_num_threads(min(torch.get_num_threads(), cores or 1))
+        from benchmark.executors import threads_per_worker
+
+        torch.set_num_threads(min(torch.get_num_threads(), threads_per_worker(1)))
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise InputError(f"--device {name}: no CUDA device is available")
     if name != "cpu" and not name.startswith("cuda"):

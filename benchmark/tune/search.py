@@ -18,7 +18,6 @@ import dataclasses
 import fcntl
 import logging
 import multiprocessing
-import os
 import time
 import warnings
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from optuna.trial import TrialState
 
 from benchmark import records
 from benchmark.config import RunConfig
-from benchmark.executors import ray_session
+from benchmark.executors import ray_session, threads_per_worker
 from benchmark.models import get_model_class, import_plugins, model_config, model_param_fields
 from benchmark.records import RunRecord
 from protocols.errors import InputError, TrainingError
@@ -346,8 +345,7 @@ def run_searches(
         return _ray_workers(searches, jobs, ray_address)
     if jobs == 1:
         return run_worker(searches)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = max(1, (cores or 1) // jobs)  # the processes share the cores
+    threads = threads_per_worker(jobs)
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
     with cf.ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_worker_setup, initargs=(threads,)
