@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from benchmark import records
+from benchmark.tune.tables import existing_records
 
 
 def collect(root: Path) -> dict:
@@ -29,8 +29,7 @@ def collect(root: Path) -> dict:
     for folder in sorted(p for p in root.iterdir() if (p / "best.json").is_file()):
         pruner = folder.name.rsplit("-seed", 1)[0]
         for model, entry in json.loads((folder / "best.json").read_text())["models"].items():
-            paths = [records.record_path(folder, i) for i in entry.get("test_runs", [])]
-            tests = [records.read_record(p) for p in paths if p.exists()]
+            tests = existing_records(folder, entry.get("test_runs", []))
             if not tests:
                 continue
             value = float(np.mean([r.metric("full", "test", "NDCG@10") for r in tests]))

@@ -119,8 +119,9 @@ def expected_epochs(config: RunConfig, history_dirs: list[Path]) -> tuple[float,
     return float(np.median(found)), f"median of {len(found)} earlier run(s)"
 
 
-def eval_cost(config: RunConfig, model, prepared, parts: tuple[str, ...]) -> float:
-    """Seconds to evaluate `parts` with `model`: timed on a sample of test users, scaled."""
+def seconds_per_user(config: RunConfig, model, prepared) -> float:
+    """Seconds to evaluate one user with `model`: timed on a sample of test users (both
+    protocols, as a run scores them); times `users_ranked` gives a run's evaluation."""
     from benchmark.pipeline import evaluate_model
 
     split = prepared.split
@@ -131,8 +132,11 @@ def eval_cost(config: RunConfig, model, prepared, parts: tuple[str, ...]) -> flo
     sample = dataclasses.replace(prepared, split=dataclasses.replace(split, test=test))
     start = time.perf_counter()
     evaluate_model(config, model, sample, 0.0, parts=("test",))
-    per_user = (time.perf_counter() - start) / test.n_users
-    return per_user * sum(getattr(split, part).n_users for part in parts)
+    return (time.perf_counter() - start) / test.n_users
+
+
+def users_ranked(prepared, parts: tuple[str, ...] = ("valid", "test")) -> int:
+    return sum(getattr(prepared.split, part).n_users for part in parts)
 
 
 @contextmanager
@@ -199,7 +203,7 @@ def estimate_units(units, prepared: dict, out: str, jobs: int) -> dict:
                 model, fit = fit_cost(base, ready, history_folders(out))
             entry = models.setdefault(base.model.name, new_entry())
             add_fit(entry, fit, unit.saved_model is None)
-            evals = [eval_cost(c, model, ready, ("valid", "test")) for c in unit.configs]
+            evals = [seconds_per_user(c, model, ready) * users_ranked(ready) for c in unit.configs]
             for config, seconds in zip(unit.configs, evals, strict=True):
                 # the fit's seconds go where its record will put them (`executors.run_unit`)
                 entry["runs"][config.run_id()] = seconds + (fit.seconds if config == base else 0.0)

@@ -25,12 +25,13 @@ from benchmark import records
 from benchmark.commands import OneLineParser, guarded, setup_logging
 from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
+from benchmark.report.readme import COLUMNS  # the README's results columns
 from benchmark.report.render import csv_text, markdown
 from benchmark.report.tables import TIDY_HEADER, build_tables
 from benchmark.tune.best import read_best
+from benchmark.tune.tables import existing_records
 from protocols.errors import InputError
 
-COLUMNS = ("full:HR@10", "full:NDCG@10", "full:MRR", "sampled:HR@10", "sampled:NDCG@10")
 LEADERBOARD = "leaderboard"
 
 
@@ -77,11 +78,7 @@ def write_leaderboard(folder: Path) -> str:
     """leaderboard.md/.csv of one tuned data set: the chosen configurations' test runs."""
     best = read_best(folder)
     run_ids = [i for e in best["models"].values() for i in e.get("test_runs", [])]
-    recs = [
-        records.read_record(records.record_path(folder, i))
-        for i in run_ids
-        if records.record_path(folder, i).exists()
-    ]
+    recs = existing_records(folder, run_ids)
     if not recs:
         raise InputError(f"{folder}: no tuned test runs to tabulate")
     parts, tidy = [], []

@@ -62,8 +62,8 @@ def tuning_p_values(out: Path, best: dict, metric: str) -> dict[str, float]:
     protocol, name = metric.split(":")
     raw = {}
     for model, entry in best["models"].items():
-        tuned = _records(out, entry.get("test_runs", []))
-        default = _records(out, entry.get("default_test_runs", []))
+        tuned = existing_records(out, entry.get("test_runs", []))
+        default = existing_records(out, entry.get("default_test_runs", []))
         if tuned and default and entry["test_runs"] != entry["default_test_runs"]:
             groups = {"tuned": tuned, "default": default}
             p_value = compare_to(groups, "default", name, protocol, "test").get("tuned")
@@ -73,8 +73,8 @@ def tuning_p_values(out: Path, best: dict, metric: str) -> dict[str, float]:
 
 
 def _row(out: Path, model: str, entry: dict, tests, p_value: float | None) -> list[str]:
-    tuned = _records(out, entry.get("test_runs", []))
-    default = _records(out, entry.get("default_test_runs", []))
+    tuned = existing_records(out, entry.get("test_runs", []))
+    default = existing_records(out, entry.get("default_test_runs", []))
     cells = [_test_cell(default, tests[0])] + [_test_cell(tuned, column) for column in tests]
     params = ", ".join(f"{k}={_short(v)}" for k, v in sorted(entry["params"].items()))
     return [
@@ -90,7 +90,8 @@ def _row(out: Path, model: str, entry: dict, tests, p_value: float | None) -> li
     ]
 
 
-def _records(out: Path, run_ids: list[str]) -> list:
+def existing_records(out: Path, run_ids: list[str]) -> list:
+    """The records of `run_ids` in OUT that exist, in that order."""
     paths = [records.record_path(out, run_id) for run_id in run_ids]
     return [records.read_record(path) for path in paths if path.exists()]
 
