@@ -2,6 +2,7 @@
 
     python -m benchmark.tune.leaderboard studies/leaderboard.toml              # make leaderboard
     python -m benchmark.tune.leaderboard studies/leaderboard.toml --estimate   # its cost first
+    python -m benchmark.tune.leaderboard studies/leaderboard.toml --only s3rec-lastfm
 
 The file names the data sets (`[[datasets]]`, each with a `name` and the data options of
 `benchmark.tune`), and for all of them the models, the budget (`trials`, `epochs`, `pruner`) and
@@ -46,6 +47,18 @@ def read_study(path: Path) -> dict[str, Any]:
     if "seeds" in study and not list(study["seeds"]):
         raise InputError(f"{path}: `seeds` is empty; give at least one")
     return study
+
+
+def chosen(entries: list[dict[str, Any]], only: str | None, path: Path) -> list[dict[str, Any]]:
+    """The [[datasets]] entries `--only` names, in the file's order (all without it)."""
+    if only is None:
+        return entries
+    wanted = [n for n in only.split(",") if n]
+    unknown = sorted(set(wanted) - {e["name"] for e in entries})
+    if unknown or not wanted:
+        names = ", ".join(e["name"] for e in entries)
+        raise InputError(f"--only {only}: not a data set of {path} (it has {names})")
+    return [e for e in entries if e["name"] in wanted]
 
 
 def tune_argv(study: dict[str, Any], entry: dict[str, Any], out: Path) -> list[str]:
@@ -105,12 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("study", type=Path, help="the study file (TOML)")
     parser.add_argument("--estimate", action="store_true", help="print each data set's cost only")
+    parser.add_argument(
+        "--only", metavar="NAME[,NAME]", help="these data sets of the file (their `name`s) only"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     study = read_study(args.study)
     out = Path(study.get("out", "results/leaderboard"))
-    runs = [(entry["name"], tune_argv(study, entry, out)) for entry in study["datasets"]]
+    entries = chosen(study["datasets"], args.only, args.study)
+    runs = [(entry["name"], tune_argv(study, entry, out)) for entry in entries]
     for _, tune_args in runs:  # all of it checked before anything runs
         check(tune_args)
     from benchmark.tune.command import main as tune

@@ -122,3 +122,17 @@ def test_the_pruner_comparison_searches_ml_100k_three_seeds_per_pruner():
     arms = sorted((d["pruner"], d["seed"], tuple(d["seeds"])) for d in study["datasets"])
     assert arms == [(p, s, (s,)) for p in ("hyperband", "median") for s in (0, 1, 2)]
     assert {d["dataset"] for d in study["datasets"]} == {"ml-100k"}
+
+
+def test_only_runs_the_named_data_sets_and_an_unknown_name_fails_before_anything_runs(
+    tmp_path, monkeypatch, capsys
+):
+    path = _study(tmp_path)
+    assert leaderboard.main([str(path), "--only", "no-such-name"]) == 2
+    assert "not a data set of" in capsys.readouterr().err
+    assert not (tmp_path / "board").exists()
+    calls = _fits(monkeypatch)
+    assert leaderboard.main([str(path), "--only", "b"]) == 0
+    assert set(calls) == {SYNTH.format(4)}
+    assert (tmp_path / "board" / "b" / "leaderboard.md").exists()
+    assert not (tmp_path / "board" / "a").exists()
