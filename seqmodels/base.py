@@ -21,6 +21,8 @@ from protocols.types import PAD, FitData, UserBatch
 from seqmodels.dropout import use_fast_dropout
 from seqmodels.losses import SAMPLERS, list_losses, loss_class
 
+LR_SCHEDULES = ("constant", "linear")
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainParams:
@@ -29,6 +31,9 @@ class TrainParams:
     emb_dim: int = 64  # item embedding size d, also the size of the user state
     dropout: float = 0.2
     lr: float = 2e-3  # AdamW learning rate (1e-3 to 5e-3 converge alike; 2e-3 fastest)
+    # constant, or linear: decayed every step to zero at the end of `epochs` (budgeted training,
+    # Li et al., ICLR 2020), for a run whose epoch cap is its budget
+    lr_schedule: str = "constant"
     weight_decay: float = 0.0
     batch_size: int = 128  # training sequences per step
     epochs: int = 200  # upper bound; early stopping usually ends sooner
@@ -64,6 +69,10 @@ class TrainParams:
         require(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         require(0 < self.lr < math.inf, f"lr must be positive and finite, got {self.lr}")
+        require(
+            self.lr_schedule in LR_SCHEDULES,
+            f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}",
+        )
         require(
             0 <= self.weight_decay < math.inf, f"weight_decay must be >= 0, got {self.weight_decay}"
         )

@@ -177,6 +177,47 @@ def test_length_batches_cover_every_training_position_once():
     assert sum(spread) / len(spread) < 0.5 * float(lengths.max() - lengths.min())
 
 
+@pytest.mark.parametrize(("rows", "batch_size", "chunk"), [(1, 16, 4), (64, 16, 4), (1000, 16, 4)])
+def test_batches_per_epoch_counts_what_length_batches_cuts(rows, batch_size, chunk):
+    from seqmodels.train import batches_per_epoch, length_batches
+
+    lengths = torch.randint(1, 10, (rows,))
+    assert batches_per_epoch(rows, batch_size, chunk) == len(
+        length_batches(lengths, batch_size, chunk)
+    )
+
+
+def test_a_linear_schedule_ends_annealed_and_constant_changes_nothing(fit_data):
+    from seqmodels import train as trainer
+
+    rates = []
+
+    def record(optimiser, p, steps_per_epoch):
+        schedule = real(optimiser, p, steps_per_epoch)
+        rates.append((optimiser, steps_per_epoch * p.epochs))
+        return schedule
+
+    real = trainer.lr_schedule
+    trainer.lr_schedule = record
+    try:
+        linear = create_model("gru", **{**QUICK, "epochs": 2, "lr_schedule": "linear"})
+        linear.fit(fit_data)
+        optimiser, steps = rates[-1]
+        assert optimiser.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)  # all steps taken
+        assert steps > 2
+        constant = create_model("gru", **{**QUICK, "epochs": 2}).fit(fit_data)
+        assert rates[-1][0].param_groups[0]["lr"] == constant.params.lr
+    finally:
+        trainer.lr_schedule = real
+    same = create_model("gru", **{**QUICK, "epochs": 2}).fit(fit_data)
+    assert [h["loss"] for h in same.training_["history"]] == [
+        h["loss"] for h in constant.training_["history"]
+    ]
+    assert [h["loss"] for h in linear.training_["history"]] != [
+        h["loss"] for h in constant.training_["history"]
+    ]
+
+
 def test_every_position_weighs_the_same_however_the_batches_are_grouped(fit_data):
     # the summed gradient of an epoch (no steps taken) is the same for length-grouped and
     # random batches: a batch of short windows counts for no more than its positions
@@ -200,7 +241,7 @@ def test_every_position_weighs_the_same_however_the_batches_are_grouped(fit_data
 
     def summed_gradient(batches):
         model.net_.zero_grad(set_to_none=True)
-        _epoch(model, Accumulate(), inputs, targets, batches, loss, use_bf16=False)
+        _epoch(model, Accumulate(), None, inputs, targets, batches, loss, use_bf16=False)
         return torch.cat([p.grad.flatten() for p in model.net_.parameters()])
 
     torch.manual_seed(0)
