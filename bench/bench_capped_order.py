@@ -1,6 +1,7 @@
 """Does a capped table rank the models as their converged runs do?
 
     PYTHONPATH=. python bench/bench_capped_order.py results/ml-100k results/ml-100k-converged
+    ... --split valid      # what a remedy is chosen on; test is what it is reported on
 
 Both folders hold `benchmark.run` records of the same data set and protocol, the first with the
 deep models capped (`--epochs 10`, a laptop's `make benchmark`), the second trained to early
@@ -32,7 +33,7 @@ class Runs(NamedTuple):
     seed_means: np.ndarray  # one per seed
 
 
-def per_model(folder: Path, metric: str, protocol: str) -> dict[str, Runs]:
+def per_model(folder: Path, metric: str, protocol: str, split: str) -> dict[str, Runs]:
     """{model: its plain (not re-ranked) runs' test metric}, one configuration per model."""
     found = {}
     for recs in by_label(read_all([folder])).values():
@@ -41,8 +42,8 @@ def per_model(folder: Path, metric: str, protocol: str) -> dict[str, Runs]:
         model = recs[0].model
         if model in found:
             raise SystemExit(f"{folder}: two configurations of {model}; keep one per model")
-        users, values = per_user_metric(recs, metric, protocol, "test")
-        seeds = np.array([r.metric(protocol, "test", metric) for r in recs])
+        users, values = per_user_metric(recs, metric, protocol, split)
+        seeds = np.array([r.metric(protocol, split, metric) for r in recs])
         found[model] = Runs(users, values, seeds)
     return found
 
@@ -85,13 +86,16 @@ def main() -> None:
     parser.add_argument("capped", type=Path)
     parser.add_argument("converged", type=Path)
     parser.add_argument("--metric", default="full:NDCG@10", help="PROTOCOL:METRIC")
+    parser.add_argument("--split", default="test", choices=("valid", "test"))
     args = parser.parse_args()
     protocol, metric = args.metric.split(":")
-    capped = per_model(args.capped, metric, protocol)
-    converged = per_model(args.converged, metric, protocol)
+    capped = per_model(args.capped, metric, protocol, args.split)
+    converged = per_model(args.converged, metric, protocol, args.split)
     common = sorted(set(capped) & set(converged), key=lambda m: -converged[m][1].mean())
     rank = {m: i + 1 for i, m in enumerate(sorted(common, key=lambda m: -capped[m].values.mean()))}
-    print(f"{args.metric} on test: {args.capped} (capped) and {args.converged} (converged)\n")
+    print(
+        f"{args.metric} on {args.split}: {args.capped} (capped) and {args.converged} (converged)\n"
+    )
     rows = [
         [m, f"{converged[m].values.mean():.4f}", i + 1, f"{capped[m].values.mean():.4f}", rank[m]]
         for i, m in enumerate(common)
