@@ -8,9 +8,9 @@ nothing else. How each part is measured:
   (about SAMPLE_WINDOWS training windows; every item stays a candidate, so a softmax costs what
   it will) and validated on at most SAMPLE_USERS validation users; its second epoch's seconds,
   scaled by the share of windows and of validation users sampled, are one epoch on all the data.
-  Epochs expected: the median run by earlier records of the same model, data and epoch cap in
-  OUT and the folders beside it (`epochs_from` says which), else the cap itself (an upper bound:
-  early stopping usually ends sooner);
+  Epochs expected: the median run by earlier records of the same model, data and budget
+  (`epochs`, `max_steps`) in OUT and the folders beside it (`epochs_from` says which), else the
+  epochs the budget allows (an upper bound: early stopping usually ends sooner);
 - any other model is fitted in full: its fit is the measurement;
 - evaluation is timed on at most SAMPLE_USERS test users and scaled to the users it will rank.
 
@@ -89,17 +89,32 @@ def fit_cost(config: RunConfig, prepared, history_dirs: list[Path]):
     rng = np.random.default_rng(config.seed)
     data = make_fit_data(config, prepared.data, prepared.split)
     sample, window_share, valid_share = sampled_fit_data(data, params["all_windows"], rng)
-    model = create_model(name, **{**params, "epochs": 2, "patience": 2})
+    model = create_model(name, **{**params, "epochs": 2, "patience": 2, "max_steps": 0})
     model.fit(sample)
     last = model.training_["history"][-1]  # the first epoch pays for warming up
     per_epoch = last["train_seconds"] / window_share + last["valid_seconds"] / valid_share
-    epochs, source = expected_epochs(config, history_dirs)
+    cap = epoch_cap(get_model_class(name).Params(**params), data)
+    epochs, source = expected_epochs(config, history_dirs, cap)
     return model, FitCost(per_epoch * epochs, epochs, source, per_epoch)
 
 
-def expected_epochs(config: RunConfig, history_dirs: list[Path]) -> tuple[float, str]:
-    """Median epochs of earlier records of the same model, data and cap, else the cap."""
-    name, cap = config.model.name, dict(config.model.params)["epochs"]
+def epoch_cap(params, data) -> float:
+    """The epochs a fit may train: `epochs`, or fewer (a fraction for a last epoch cut short)
+    where `max_steps` ends it sooner."""
+    from protocols.sequences import training_windows
+    from seqmodels.train import batches_per_epoch, step_budget
+
+    if not params.max_steps:
+        return float(params.epochs)
+    windows = len(training_windows(data.train, data.seq_len, params.all_windows)[0])
+    return step_budget(params, windows) / batches_per_epoch(windows, params.batch_size)
+
+
+def expected_epochs(config: RunConfig, history_dirs: list[Path], cap: float) -> tuple[float, str]:
+    """Median epochs of earlier records of the same model, data and budget (`epochs` and
+    `max_steps`), else `cap`, the epochs the budget allows."""
+    name, params = config.model.name, dict(config.model.params)
+    budget = budget_of(params)
     found = []
     for folder in history_dirs:
         for path in folder.glob(f"{name}-*.json"):
@@ -108,7 +123,7 @@ def expected_epochs(config: RunConfig, history_dirs: list[Path]) -> tuple[float,
                 same = (
                     r["model"] == name
                     and r["dataset"]["sha256"] == config.data.fingerprint
-                    and r["config"]["model"]["params"]["epochs"] == cap
+                    and budget_of(r["config"]["model"]["params"]) == budget
                 )
                 if same and r.get("training"):
                     found.append(len(r["training"]["history"]))
@@ -117,6 +132,10 @@ def expected_epochs(config: RunConfig, history_dirs: list[Path]) -> tuple[float,
     if not found:
         return float(cap), "the cap"
     return float(np.median(found)), f"median of {len(found)} earlier run(s)"
+
+
+def budget_of(params: dict) -> tuple[int, int]:
+    return params["epochs"], params.get("max_steps", 0)  # records before max_steps had none
 
 
 def seconds_per_user(config: RunConfig, model, prepared) -> float:
@@ -246,7 +265,7 @@ def report(estimate: dict, out: str | Path) -> str:
 
     rows = []
     for name, e in estimate["models"].items():
-        epochs = "—" if e["epochs"] is None else f"{e['epochs']:g} ({e['epochs_from']})"
+        epochs = "—" if e["epochs"] is None else f"{e['epochs']:.4g} ({e['epochs_from']})"
         count = e.get("trials", len(e["runs"]))
         rows.append([name, count, epochs, f"{e['fit_seconds']:.1f}", _duration(e["seconds"])])
     what = "trials" if estimate["kind"] == "tune" else "runs"

@@ -31,12 +31,15 @@ class TrainParams:
     emb_dim: int = 64  # item embedding size d, also the size of the user state
     dropout: float = 0.2
     lr: float = 2e-3  # AdamW learning rate (1e-3 to 5e-3 converge alike; 2e-3 fastest)
-    # constant, or linear: decayed every step to zero at the end of `epochs` (budgeted training,
-    # Li et al., ICLR 2020), for a run whose epoch cap is its budget
+    # constant, or linear: decayed every step to zero at the end of the budget (`epochs`, or
+    # `max_steps` when it ends sooner; budgeted training, Li et al., ICLR 2020)
     lr_schedule: str = "constant"
     weight_decay: float = 0.0
     batch_size: int = 128  # training sequences per step
     epochs: int = 200  # upper bound; early stopping usually ends sooner
+    # 0: no limit; else at most this many optimiser steps, the last epoch cut short: a budget
+    # that asks the same work of a small data set as of a large one (an epoch cap does not)
+    max_steps: int = 0
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
     loss: str = "ce"  # a name of seqmodels.losses: ce, bce, sampled-ce, gbce or a plugin's
     neg_ratio: int = 1  # bce and gbce: negatives per positive
@@ -67,6 +70,7 @@ class TrainParams:
         for name in ("emb_dim", "batch_size", "epochs", "neg_ratio", "negatives"):
             require(getattr(self, name) >= 1, f"{name} must be >= 1, got {getattr(self, name)}")
         require(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
+        require(self.max_steps >= 0, f"max_steps must be >= 0, got {self.max_steps}")
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         require(0 < self.lr < math.inf, f"lr must be positive and finite, got {self.lr}")
         require(

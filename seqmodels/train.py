@@ -11,8 +11,9 @@ gave short histories several times the weight and lowered test NDCG@10, bench/be
 The objective is the model's `training_loss` with a loss of `seqmodels.losses`. After each epoch the
 model is scored on the validation users (full ranking, NDCG@10); the best epoch's weights are
 restored at the end. No `.item()` inside the step loop: losses are summed on the device.
-With `lr_schedule` linear the learning rate falls every step, to zero at the last step of
-`epochs`, so a run whose epoch cap is its budget ends annealed.
+Training ends after `epochs` epochs or `max_steps` optimiser steps, whichever comes first (the
+last epoch cut short and validated like the others); with `lr_schedule` linear the learning
+rate falls every step, to zero at the last step of that budget, so a capped run ends annealed.
 On Linux, freed large blocks are kept for reuse (`seqmodels.memory`).
 """
 
@@ -52,12 +53,15 @@ def train(model, data: FitData) -> dict:
     loss_fn = create_loss(p.loss, p, data.n_items, item_popularity(data.train, data.n_items))
     # fused: one kernel over every parameter (a step on the CPU 12x faster than per tensor)
     optimiser = torch.optim.AdamW(net.parameters(), p.lr, weight_decay=p.weight_decay, fused=True)
-    schedule = lr_schedule(optimiser, p, batches_per_epoch(len(inputs), p.batch_size))
+    budget = step_budget(p, len(inputs))
+    schedule = lr_schedule(optimiser, p, budget)
+    steps = 0
     use_bf16 = p.bf16_autocast and device.type == "cuda" and torch.cuda.is_bf16_supported()
     history, best, best_state, best_epoch = [], -1.0, None, 0
     for epoch in range(1, p.epochs + 1):
         start = time.perf_counter()
-        batches = length_batches(lengths, p.batch_size)
+        batches = length_batches(lengths, p.batch_size)[: budget - steps]
+        steps += len(batches)
         loss = _epoch(model, optimiser, schedule, inputs, targets, batches, loss_fn, use_bf16)
         mean_loss = float(loss)  # one host sync per epoch
         train_seconds = time.perf_counter() - start
@@ -88,6 +92,8 @@ def train(model, data: FitData) -> dict:
             best_state = copy.deepcopy(net.state_dict())
         elif epoch - best_epoch >= p.patience:
             break
+        if steps >= budget:
+            break
     net.load_state_dict(best_state)
     net.eval()
     return {
@@ -99,11 +105,18 @@ def train(model, data: FitData) -> dict:
     }
 
 
-def lr_schedule(optimiser, p, steps_per_epoch: int):
-    """The per-step learning-rate schedule of `p.lr_schedule`; None keeps the rate constant."""
+def step_budget(p, windows: int) -> int:
+    """Optimiser steps a fit may take over `windows` training windows: `epochs` epochs, or
+    `max_steps` when that is fewer."""
+    steps = p.epochs * batches_per_epoch(windows, p.batch_size)
+    return min(steps, p.max_steps) if p.max_steps else steps
+
+
+def lr_schedule(optimiser, p, steps: int):
+    """The per-step learning-rate schedule of `p.lr_schedule` over a budget of `steps`; None
+    keeps the rate constant."""
     if p.lr_schedule == "constant":
         return None
-    steps = p.epochs * steps_per_epoch
     return torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: max(0.0, 1 - step / steps))
 
 

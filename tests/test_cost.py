@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from benchmark import cost, records, run
+from benchmark.experiment import configs_from_values, merged
 from benchmark.pipeline import make_fit_data, prepare
 from benchmark.tune import command as tune
 from protocols.sequences import training_windows
@@ -61,9 +62,28 @@ def test_expected_epochs_come_from_earlier_records_of_the_same_model_data_and_ca
     assert _estimate(other_cap)["models"]["gru"]["epochs_from"] == "the cap"
 
 
-def test_a_sample_keeps_whole_users_every_index_and_the_catalogue(monkeypatch):
-    from benchmark.experiment import configs_from_values, merged
+def test_a_step_budget_caps_the_expected_epochs_and_keeps_its_own_history(tmp_path):
+    from seqmodels.train import batches_per_epoch
 
+    out = tmp_path / "out"
+    argv = [*ARGS, "--models", "gru", "--epochs", "50", "--out", str(out)]
+    (config,) = configs_from_values(merged(run.parser().parse_args(argv)))
+    prepared = prepare(config)
+    data = make_fit_data(config, prepared.data, prepared.split)
+    per_epoch = batches_per_epoch(len(training_windows(data.train, 8, True)[0]), 128)
+    budget = ["--param", f"max_steps={per_epoch * 3 // 2}"]  # one and a half epochs
+    assert run.main([*argv, *budget, "--estimate"]) == 0
+    gru = _estimate(out)["models"]["gru"]
+    assert gru["epochs"] == pytest.approx((per_epoch * 3 // 2) / per_epoch)
+    assert gru["epochs_from"] == "the cap"
+    assert run.main([*argv, *budget, "--patience", "0"]) == 0  # ran: two epochs, the second cut
+    assert run.main([*argv, "--seed", "1", "--estimate"]) == 0  # no budget: its own cap
+    assert _estimate(out)["models"]["gru"]["epochs"] == 50
+    assert run.main([*argv, *budget, "--seed", "1", "--estimate"]) == 0
+    assert _estimate(out)["models"]["gru"]["epochs_from"] == "median of 1 earlier run(s)"
+
+
+def test_a_sample_keeps_whole_users_every_index_and_the_catalogue(monkeypatch):
     monkeypatch.setattr(cost, "SAMPLE_WINDOWS", 50)
     monkeypatch.setattr(cost, "SAMPLE_USERS", 30)
     (config,) = configs_from_values(merged(run.parser().parse_args([*ARGS, "--models", "gru"])))

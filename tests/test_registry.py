@@ -121,6 +121,7 @@ def test_unknown_parameter_is_an_input_error():
         ("mf-bpr", {"factors": "0"}, "factors"),
         ("gru", {"dropout": "1"}, "dropout"),
         ("gru", {"lr": "0"}, "lr"),
+        ("gru", {"max_steps": "-1"}, "max_steps must be >= 0"),
         ("gru", {"lr_schedule": "cosine"}, "lr_schedule must be one of constant, linear"),
         ("gru", {"loss": "sampled_ce"}, "did you mean 'sampled-ce'"),
         ("gru", {"loss": "sampled-ce", "sampler": "zipf"}, "sampler"),

@@ -19,6 +19,7 @@ CAUSAL = [
     name for name in list_models() if get_model_class(name).uses_seq_len and name != "bert4rec"
 ]
 QUICK = {"epochs": 6, "emb_dim": 32, "lr": 3e-3, "patience": 6}
+QUICK_BATCH = 32
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +193,9 @@ def test_a_linear_schedule_ends_annealed_and_constant_changes_nothing(fit_data):
 
     rates = []
 
-    def record(optimiser, p, steps_per_epoch):
-        schedule = real(optimiser, p, steps_per_epoch)
-        rates.append((optimiser, steps_per_epoch * p.epochs))
-        return schedule
+    def record(optimiser, p, steps):
+        rates.append((optimiser, steps))
+        return real(optimiser, p, steps)
 
     real = trainer.lr_schedule
     trainer.lr_schedule = record
@@ -216,6 +216,28 @@ def test_a_linear_schedule_ends_annealed_and_constant_changes_nothing(fit_data):
     assert [h["loss"] for h in linear.training_["history"]] != [
         h["loss"] for h in constant.training_["history"]
     ]
+
+
+def test_max_steps_cuts_the_last_epoch_short_and_never_trains_past_the_budget(fit_data):
+    from protocols.sequences import training_windows
+    from seqmodels.train import batches_per_epoch
+
+    windows = len(training_windows(fit_data.train, 10)[0])
+    per_epoch = batches_per_epoch(windows, QUICK_BATCH)
+    steps = []
+    model = create_model(
+        "gru", **{**QUICK, "epochs": 5, "batch_size": QUICK_BATCH, "max_steps": per_epoch + 1}
+    )
+    model.set_epoch_hooks((lambda m, entry: steps.append(entry["epoch"]),))
+    model.fit(fit_data)
+    assert per_epoch > 1 and steps == [1, 2]  # a second epoch of one step, then the budget ends
+    same = create_model("gru", **{**QUICK, "epochs": 2, "batch_size": QUICK_BATCH}).fit(fit_data)
+    unlimited = create_model(
+        "gru", **{**QUICK, "epochs": 2, "batch_size": QUICK_BATCH, "max_steps": 10 * per_epoch}
+    ).fit(fit_data)
+    assert [h["loss"] for h in same.training_["history"]] == [
+        h["loss"] for h in unlimited.training_["history"]
+    ]  # a budget the epochs never reach changes nothing
 
 
 def test_every_position_weighs_the_same_however_the_batches_are_grouped(fit_data):
