@@ -148,7 +148,8 @@ def _epoch(
     device = inputs.device
     total = torch.zeros((), device=device)
     quiet = True if len(batches) < 200 else None  # None: tqdm shows bars only on a terminal
-    per_batch = (targets != PAD).sum() / len(batches)  # mean target positions of a batch
+    trained = torch.cat([rows for rows, _ in batches]).to(device)  # all rows, or a cut epoch's
+    per_batch = (targets[trained] != PAD).sum() / len(batches)  # mean target positions of a batch
     for rows, width in tqdm(batches, desc="train", leave=False, disable=quiet):
         rows = rows.to(device)
         x, y = inputs[rows, -width:], targets[rows, -width:]  # [b, width], left-padded
@@ -160,7 +161,7 @@ def _epoch(
         if schedule is not None:
             schedule.step()
         total += loss.detach() * len(rows)
-    return total / len(inputs)
+    return total / len(trained)
 
 
 def _validate(model, data: FitData) -> float:
