@@ -55,6 +55,9 @@ def train(model, data: FitData) -> dict:
     optimiser = torch.optim.AdamW(net.parameters(), p.lr, weight_decay=p.weight_decay, fused=True)
     budget = step_budget(p, len(inputs))
     schedule = lr_schedule(optimiser, p, budget)
+    # mean target positions of a full epoch's batch: a batch's loss weighs its share of that,
+    # in an epoch cut short by the budget too
+    per_batch = (targets != PAD).sum() / batches_per_epoch(len(inputs), p.batch_size)
     steps = 0
     use_bf16 = p.bf16_autocast and device.type == "cuda" and torch.cuda.is_bf16_supported()
     history, best, best_state, best_epoch = [], -1.0, None, 0
@@ -62,7 +65,9 @@ def train(model, data: FitData) -> dict:
         start = time.perf_counter()
         batches = length_batches(lengths, p.batch_size)[: budget - steps]
         steps += len(batches)
-        loss = _epoch(model, optimiser, schedule, inputs, targets, batches, loss_fn, use_bf16)
+        loss = _epoch(
+            model, optimiser, schedule, inputs, targets, batches, per_batch, loss_fn, use_bf16
+        )
         mean_loss = float(loss)  # one host sync per epoch
         train_seconds = time.perf_counter() - start
         if not math.isfinite(mean_loss):
@@ -142,14 +147,12 @@ def length_batches(lengths: torch.Tensor, batch_size: int, chunk: int = CHUNK_BA
 
 
 def _epoch(
-    model, optimiser, schedule, inputs, targets, batches, loss_fn, use_bf16: bool
+    model, optimiser, schedule, inputs, targets, batches, per_batch, loss_fn, use_bf16: bool
 ) -> torch.Tensor:
     model.net_.train()
     device = inputs.device
     total = torch.zeros((), device=device)
     quiet = True if len(batches) < 200 else None  # None: tqdm shows bars only on a terminal
-    trained = torch.cat([rows for rows, _ in batches]).to(device)  # all rows, or a cut epoch's
-    per_batch = (targets[trained] != PAD).sum() / len(batches)  # mean target positions of a batch
     for rows, width in tqdm(batches, desc="train", leave=False, disable=quiet):
         rows = rows.to(device)
         x, y = inputs[rows, -width:], targets[rows, -width:]  # [b, width], left-padded
@@ -161,7 +164,7 @@ def _epoch(
         if schedule is not None:
             schedule.step()
         total += loss.detach() * len(rows)
-    return total / len(trained)
+    return total / sum(len(rows) for rows, _ in batches)  # mean over the rows trained
 
 
 def _validate(model, data: FitData) -> float:
