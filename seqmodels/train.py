@@ -58,6 +58,7 @@ def train(model, data: FitData) -> dict:
     # mean target positions of a full epoch's batch: a batch's loss weighs its share of that,
     # in an epoch cut short by the budget too
     per_batch = (targets != PAD).sum() / batches_per_epoch(len(inputs), p.batch_size)
+    patience = patience_epochs(p, len(inputs))
     steps = 0
     use_bf16 = p.bf16_autocast and device.type == "cuda" and torch.cuda.is_bf16_supported()
     history, best, best_state, best_epoch = [], -1.0, None, 0
@@ -95,7 +96,7 @@ def train(model, data: FitData) -> dict:
         if valid_ndcg > best or data.valid.n_users == 0:  # no validation: keep the latest
             best, best_epoch = valid_ndcg, epoch
             best_state = copy.deepcopy(net.state_dict())
-        elif epoch - best_epoch >= p.patience:
+        elif epoch - best_epoch >= patience:
             break
         if steps >= budget:
             break
@@ -115,6 +116,12 @@ def step_budget(p, windows: int) -> int:
     `max_steps` when that is fewer."""
     steps = p.epochs * batches_per_epoch(windows, p.batch_size)
     return min(steps, p.max_steps) if p.max_steps else steps
+
+
+def patience_epochs(p, windows: int) -> int:
+    """Epochs without a better validation score before stopping: `patience`, or as many as
+    `patience_steps` optimiser steps take when that is more."""
+    return max(p.patience, math.ceil(p.patience_steps / batches_per_epoch(windows, p.batch_size)))
 
 
 def lr_schedule(optimiser, p, steps: int):

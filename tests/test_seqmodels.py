@@ -1,5 +1,7 @@
 """The sequence models and their one trainer, on synthetic data (seconds each)."""
 
+import dataclasses
+
 import pytest
 import torch
 from conftest import synthetic_world
@@ -53,8 +55,8 @@ def test_both_losses_train(loss, fit_data):
 
 def test_the_best_epoch_is_the_one_evaluated(fit_data):
     # a learning rate this high makes validation jump around, so the last epoch is rarely best
-    model = create_model("gru", epochs=8, lr=0.05, patience=3, emb_dim=16).fit(fit_data)
-    report = model.training_
+    model = create_model("gru", epochs=8, lr=0.05, patience=3, patience_steps=0, emb_dim=16)
+    report = model.fit(fit_data).training_
     best = max(h["valid_NDCG@10"] for h in report["history"])
     assert report["best_valid_NDCG@10"] == best
     assert report["history"][report["best_epoch"] - 1]["valid_NDCG@10"] == best
@@ -66,10 +68,27 @@ def test_the_best_epoch_is_the_one_evaluated(fit_data):
 
 
 def test_early_stopping_waits_for_patience(fit_data):
-    model = create_model("gru", epochs=50, lr=0.05, patience=2, emb_dim=16).fit(fit_data)
-    report = model.training_
+    model = create_model("gru", epochs=50, lr=0.05, patience=2, patience_steps=0, emb_dim=16)
+    report = model.fit(fit_data).training_
     assert len(report["history"]) - report["best_epoch"] <= 2
     assert len(report["history"]) < 50 or report["best_epoch"] >= 48
+
+
+def test_patience_lasts_at_least_its_steps_on_a_small_data_set(fit_data):
+    from protocols.sequences import training_windows
+    from seqmodels.train import batches_per_epoch, patience_epochs
+
+    windows = len(training_windows(fit_data.train, fit_data.seq_len, True)[0])
+    per_epoch = batches_per_epoch(windows, 128)
+    steps = TrainParams(patience=1, patience_steps=3 * per_epoch)
+    assert patience_epochs(steps, windows) == 3  # three epochs' steps, not one epoch
+    assert patience_epochs(dataclasses.replace(steps, patience=5), windows) == 5
+    assert patience_epochs(dataclasses.replace(steps, patience_steps=0), windows) == 1
+    model = create_model("gru", epochs=12, lr=0.05, patience=1, patience_steps=3 * per_epoch)
+    report = model.fit(fit_data).training_
+    # stopped three epochs after its best one (or ran to the cap), where one epoch's patience
+    # alone stops one epoch after
+    assert len(report["history"]) - report["best_epoch"] == 3 or len(report["history"]) == 12
 
 
 @pytest.mark.parametrize("name", DEEP)
