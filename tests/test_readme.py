@@ -64,12 +64,13 @@ def test_every_example_runs_as_written(tmp_path):
 
 def test_provenance_counts_only_the_records_still_in_the_folder():
     entry = {"commit": "abc", "device": "cpu", "started": "2026-12-03T00:00", "wall_seconds": 61}
-    entries = [
-        {**entry, "command": "first", "runs": ["a", "b", "c"]},
-        {**entry, "command": "second", "runs": ["b", "d"]},
-        {**entry, "command": "gone", "runs": ["e"]},
-    ]
-    text = readme._provenance("results/x", entries, {"a", "b", "c", "d"} - {"c"})
+    first = {**entry, "command": "first", "runs": ["a", "b", "c"]}
+    gone = {**entry, "command": "gone", "runs": ["e"]}
+    text = readme._provenance("results/x", [first, gone], {"a", "b", "d"})
     assert "`first` at commit `abc` on cpu, 2026-12-03, 1 min 1 s (2 of its 3 runs" in text
-    assert "`second` at commit `abc` on cpu, 2026-12-03, 1 min 1 s (2 runs)" in text
     assert "gone" not in text
+    second = {**entry, "command": "second", "runs": ["b", "d"], "commit": "def"}
+    second |= {"started": "2026-12-05T00:00", "wall_seconds": 3600}
+    text = readme._provenance("results/x", [first, second, gone], {"a", "b", "d"})
+    assert "2 commands (4 runs) at commits `abc`, `def` on cpu, 2026-12-03 to 2026-12-05" in text
+    assert "1 h 1 min in all" in text and "(results/x/provenance.json)" in text
