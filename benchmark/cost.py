@@ -47,14 +47,14 @@ class FitCost:
     seconds_per_epoch: float | None = None
 
 
-def sampled_fit_data(data, all_windows: bool, rng: np.random.Generator):
+def sampled_fit_data(data, all_windows: bool, rng: np.random.Generator, total: int):
     """(FitData on a sample of the training users and validation users, the share of training
-    windows kept, the share of validation users kept). Unsampled users keep an empty row, so
-    user indices and the item catalogue are those of the whole data."""
+    windows kept, the share of validation users kept); `total`: the data's training windows.
+    Unsampled users keep an empty row, so user indices and the item catalogue are those of the
+    whole data."""
     from protocols.sequences import training_windows
 
     train = data.train
-    total = len(training_windows(train, data.seq_len, all_windows)[0])
     users = train.n_rows
     take = min(users, max(1, math.ceil(users * SAMPLE_WINDOWS / max(total, 1))))
     chosen = np.zeros(users, dtype=bool)
@@ -80,6 +80,7 @@ def fit_cost(config: RunConfig, prepared, history_dirs: list[Path]):
     """(A model fitted on the sample or in full, to time evaluation with; its FitCost)."""
     from benchmark.models import create_model, get_model_class
     from benchmark.pipeline import fit_model, make_fit_data
+    from protocols.sequences import training_windows
     from seqmodels.base import SequenceModel
 
     name, params = config.model.name, dict(config.model.params)
@@ -88,31 +89,30 @@ def fit_cost(config: RunConfig, prepared, history_dirs: list[Path]):
         return model, FitCost(seconds, None, "fitted in full")
     rng = np.random.default_rng(config.seed)
     data = make_fit_data(config, prepared.data, prepared.split)
-    sample, window_share, valid_share = sampled_fit_data(data, params["all_windows"], rng)
+    windows = len(training_windows(data.train, data.seq_len, params["all_windows"])[0])
+    sample, window_share, valid_share = sampled_fit_data(data, params["all_windows"], rng, windows)
     model = create_model(name, **{**params, "epochs": 2, "patience": 2, "max_steps": 0})
     model.fit(sample)
     last = model.training_["history"][-1]  # the first epoch pays for warming up
     per_epoch = last["train_seconds"] / window_share + last["valid_seconds"] / valid_share
-    cap = epoch_cap(get_model_class(name).Params(**params), data)
+    cap = epoch_cap(get_model_class(name).Params(**params), windows)
     epochs, source = expected_epochs(config, history_dirs, cap)
     return model, FitCost(per_epoch * epochs, epochs, source, per_epoch)
 
 
-def epoch_cap(params, data) -> float:
-    """The epochs a fit may train: `epochs`, or fewer (a fraction for a last epoch cut short)
-    where `max_steps` ends it sooner."""
-    from protocols.sequences import training_windows
+def epoch_cap(params, windows: int) -> float:
+    """The epochs a fit over `windows` training windows may train: `epochs`, or fewer (a
+    fraction for a last epoch cut short) where `max_steps` ends it sooner."""
     from seqmodels.train import batches_per_epoch, step_budget
 
     if not params.max_steps:
         return float(params.epochs)
-    windows = len(training_windows(data.train, data.seq_len, params.all_windows)[0])
     return step_budget(params, windows) / batches_per_epoch(windows, params.batch_size)
 
 
 def expected_epochs(config: RunConfig, history_dirs: list[Path], cap: float) -> tuple[float, str]:
-    """Median epochs of earlier records of the same model, data and budget (`epochs` and
-    `max_steps`), else `cap`, the epochs the budget allows."""
+    """Median epochs of earlier records of the same model, data and budget (`budget_of`), else
+    `cap`, the epochs the budget allows."""
     name, params = config.model.name, dict(config.model.params)
     budget = budget_of(params)
     found = []
@@ -134,8 +134,11 @@ def expected_epochs(config: RunConfig, history_dirs: list[Path], cap: float) -> 
     return float(np.median(found)), f"median of {len(found)} earlier run(s)"
 
 
-def budget_of(params: dict) -> tuple[int, int]:
-    return params["epochs"], params.get("max_steps", 0)  # records before max_steps had none
+def budget_of(params: dict) -> tuple[int, int, int, int]:
+    """What decides how long a fit trains: the caps and the stopping rule. Records written
+    before `max_steps` and `patience_steps` existed trained as with 0 for both."""
+    keys = ("epochs", "max_steps", "patience", "patience_steps")
+    return tuple(params.get(key, 0) for key in keys)
 
 
 def seconds_per_user(config: RunConfig, model, prepared) -> float:

@@ -57,6 +57,8 @@ def test_expected_epochs_come_from_earlier_records_of_the_same_model_data_and_ca
     assert run.main([*argv, "--seed", "1", "--estimate"]) == 0
     gru = _estimate(out)["models"]["gru"]
     assert gru["epochs"] == ran and gru["epochs_from"] == "median of 1 earlier run(s)"
+    assert run.main([*argv, "--seed", "1", "--patience", "3", "--estimate"]) == 0
+    assert _estimate(out)["models"]["gru"]["epochs_from"] == "the cap"  # another stopping rule
     other_cap = tmp_path / "other"  # another cap: the earlier run says nothing about it
     assert run.main([*argv, "--epochs", "5", "--out", str(other_cap), "--estimate"]) == 0
     assert _estimate(other_cap)["models"]["gru"]["epochs_from"] == "the cap"
@@ -79,7 +81,7 @@ def test_a_step_budget_caps_the_expected_epochs_and_keeps_its_own_history(tmp_pa
     assert run.main([*argv, *budget, "--patience", "0"]) == 0  # ran: two epochs, the second cut
     assert run.main([*argv, "--seed", "1", "--estimate"]) == 0  # no budget: its own cap
     assert _estimate(out)["models"]["gru"]["epochs"] == 50
-    assert run.main([*argv, *budget, "--seed", "1", "--estimate"]) == 0
+    assert run.main([*argv, *budget, "--patience", "0", "--seed", "1", "--estimate"]) == 0
     assert _estimate(out)["models"]["gru"]["epochs_from"] == "median of 1 earlier run(s)"
 
 
@@ -89,7 +91,12 @@ def test_a_sample_keeps_whole_users_every_index_and_the_catalogue(monkeypatch):
     (config,) = configs_from_values(merged(run.parser().parse_args([*ARGS, "--models", "gru"])))
     prepared = prepare(config)
     data = make_fit_data(config, prepared.data, prepared.split)
-    sample, window_share, valid_share = cost.sampled_fit_data(data, True, np.random.default_rng(0))
+    sample, window_share, valid_share = cost.sampled_fit_data(
+        data,
+        True,
+        np.random.default_rng(0),
+        len(training_windows(data.train, data.seq_len, True)[0]),
+    )
     assert sample.train.n_rows == data.train.n_rows and sample.n_items == data.n_items
     kept = sample.train.lengths > 0
     assert 0 < kept.sum() < data.train.n_rows
