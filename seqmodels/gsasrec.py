@@ -24,8 +24,8 @@ class GSASRecParams(SASRecParams):
     loss: str = "gbce"
     neg_ratio: int = 256  # k: negatives per positive
     gbce_t: float = 0.75  # calibration: 0 is plain BCE, 1 fully calibrated
-    # It first sits on a plateau where every item scores alike (Beauty: 15-16 epochs, some
-    # 2,800 steps, validation NDCG@10 below 0.01), where 5 epochs of patience stopped two seeds
+    # It first sits on a plateau where every item scores alike (Beauty: 16 to 19 epochs, some
+    # 3,000 steps, validation NDCG@10 near 0.01), where 5 epochs of patience stopped two seeds
     # of three; the official port waits 200 epochs of 100 batches.
     patience: int = 20
 
