@@ -14,8 +14,9 @@ DEVICE ?= auto
 TUNED ?=
 TORCH_CPU_PIN := torch==2.13.0
 HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
-# Without a GPU, deep models train at most 10 epochs so the suite ends within 30 minutes on
-# 2 cores (the cap is in every record and table label); `make benchmark EPOCHS=` lifts it.
+# Without a GPU, deep models train at most 10 epochs, so the suite on ML-1M >= 4 ends in about
+# an hour on one CPU thread (57 min measured, docs/performance.md); the cap is in every record
+# and table label, and `make benchmark EPOCHS=` lifts it.
 EPOCHS ?= $(if $(HAS_GPU),,10)
 
 .PHONY: install install-test benchmark ablation leaderboard readme-results test test-fast lint clean
