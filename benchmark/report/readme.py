@@ -81,14 +81,15 @@ def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
             f"{head}`{e['command']}` at commit `{_commit(e)}` on {e['device']}, "
             f"{e['started'][:10]}, {_duration(e['wall_seconds'])} ({count}).</sub>\n"
         )
-    commits = ", ".join(dict.fromkeys(f"`{_commit(e)}`" for e, _ in writers))
+    commits = list(dict.fromkeys(f"`{_commit(e)}`" for e, _ in writers))
+    at = f"commit {commits[0]}" if len(commits) == 1 else f"commits {', '.join(commits)}"
     devices = " / ".join(dict.fromkeys(e["device"] for e, _ in writers))
     dates = sorted(e["started"][:10] for e, _ in writers)
     span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     runs = sum(len(kept) for _, kept in writers)
     wall = _duration(sum(e["wall_seconds"] for e, _ in writers))
     return (
-        f"{head}{len(writers)} commands ({runs} runs) at commits {commits} on {devices}, "
+        f"{head}{len(writers)} commands ({runs} runs) at {at} on {devices}, "
         f"{span}, {wall} in all; each command is in [`provenance.json`]({folder}/provenance.json)."
         "</sub>\n"
     )
