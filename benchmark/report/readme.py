@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 # (title, folder relative to the repository, published figures beside ours): the committed
 # results the README shows
 RESULTS = (
-    ("ML-100K, trained to early stopping", "results/ml-100k-converged", False),
     ("ML-1M (ratings >= 4), trained to early stopping", "results/ml-1m-r4-converged", False),
     (
         "Amazon Beauty as S3-Rec published it (s3rec-beauty), trained to early stopping",
