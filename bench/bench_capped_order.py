@@ -64,9 +64,12 @@ def standard_error(a: Runs, b: Runs) -> float:
     return float(max(over_users, over_seeds))
 
 
-def discordant_pairs(capped: dict, converged: dict, threshold: float = 1.0) -> tuple[list, int]:
+def discordant_pairs(
+    capped: dict[str, float], converged: dict[str, Runs], threshold: float = 1.0
+) -> tuple[list, int]:
     """The pairs whose converged difference exceeds `threshold` standard errors and the capped
-    table orders the other way (or ties), and how many pairs exceeded it."""
+    table (each model's mean over the split's users) orders the other way (or ties), and how
+    many pairs exceeded it."""
     rows, separated = [], 0
     for a, b in itertools.combinations(sorted(set(capped) & set(converged)), 2):
         diff = paired(converged[a], converged[b]).mean()
@@ -74,7 +77,7 @@ def discordant_pairs(capped: dict, converged: dict, threshold: float = 1.0) -> t
         if se == 0.0 or abs(diff) <= threshold * se:
             continue
         separated += 1
-        capped_diff = paired(capped[a], capped[b]).mean()
+        capped_diff = capped[a] - capped[b]
         if np.sign(capped_diff) != np.sign(diff):
             better, worse = (a, b) if diff > 0 else (b, a)
             rows.append([better, worse, abs(diff) / se, -abs(capped_diff)])
@@ -101,7 +104,7 @@ def main() -> None:
         for i, m in enumerate(common)
     ]
     print(tabulate(rows, ["model", "converged", "rank", "capped", "rank"], tablefmt="github"))
-    wrong, separated = discordant_pairs(capped, converged)
+    wrong, separated = discordant_pairs({m: r.values.mean() for m, r in capped.items()}, converged)
     print(
         f"\n{separated} of {len(common) * (len(common) - 1) // 2} pairs separated by more than "
         f"one standard error when converged; the capped table orders {len(wrong)} of them the "
