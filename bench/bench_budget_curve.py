@@ -1,18 +1,22 @@
 """How much training does a table need to rank the models as their converged runs do?
 
     PYTHONPATH=. python bench/bench_budget_curve.py results/ml-1m-r4-converged
-    ... --epochs 5,10,20,40 --seconds 60,120,300
+    ... --epochs 5,10,20,40 --steps 1000,2000 --seconds 60,120,300
+    ... --replay results/ml-100k-lr6e-3   # other runs' budgets against this order
 
 Reads one folder of runs trained to early stopping with a constant learning rate (the default).
 A run given less training takes the same steps up to its end (training is deterministic and the
 rate does not depend on the budget), so its validation score is the best epoch of the converged
 history within the budget: budgets are replayed here without training anything. For each budget
 (an epoch cap; a cap in optimiser steps, the same work on every data set; or a cap on each
-model's one-thread training seconds, as the converged runs measured them) it counts the pairs that the converged runs separate by more than one standard
-error and that the capped table orders the other way (`bench_capped_order.py`'s rule), and what
-the budget costs: the deep models' training seconds summed, one thread. Validation only: test
-scores are not recorded per epoch, and a budget is chosen on validation anyway. A budget with an
-annealed rate (`lr_schedule=linear`) trains differently and has to be run.
+model's one-thread training seconds, as the converged runs measured them) it counts the pairs
+that the converged runs separate by more than one standard error and that the capped table
+orders the other way (`bench_capped_order.py`'s rule), and what the budget costs: the deep
+models' training seconds summed, one thread. `--replay OTHER` replays the budgets on another
+folder's runs to early stopping (other defaults: a faster learning rate, say) against the first
+folder's order. Validation only: test scores are not recorded per epoch, and a budget is chosen
+on validation anyway. A budget with an annealed rate (`lr_schedule=linear`) trains differently
+and has to be run.
 """
 
 from __future__ import annotations
@@ -87,12 +91,18 @@ def most_involved(wrong: list, top: int = 3) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("converged", type=Path)
+    parser.add_argument(
+        "--replay",
+        type=Path,
+        help="replay the budgets on these runs (to early stopping, other parameters: a faster "
+        "learning rate, say) and compare with CONVERGED; default CONVERGED itself",
+    )
     parser.add_argument("--epochs", default="5,10,15,20,30,40,60")
     parser.add_argument("--steps", default="500,1000,2000,4000")
     parser.add_argument("--seconds", default="60,120,240,480")
     args = parser.parse_args()
     converged = per_model(args.converged, "NDCG@10", "full", "valid")
-    runs = histories(args.converged)
+    runs = histories(args.replay or args.converged)
     full = replay(converged, runs, within_epochs, 10**9)
     budgets = [(f"{e} epochs", within_epochs, int(e)) for e in args.epochs.split(",")]
     budgets += [(f"{s} steps", within_steps, int(s)) for s in args.steps.split(",")]
@@ -101,8 +111,12 @@ def main() -> None:
     for label, truncate, cap in budgets:
         n_wrong, separated, cost, wrong = replay(converged, runs, truncate, cap)
         rows.append([label, f"{n_wrong} / {separated}", round(cost), most_involved(wrong)])
-    rows.append(["to early stopping", f"0 / {full[1]}", round(full[2]), ""])
-    print(f"full NDCG@10 on valid, replayed from {args.converged}\n")
+    rows.append(
+        ["to early stopping", f"{full[0]} / {full[1]}", round(full[2]), most_involved(full[3])]
+    )
+    print(
+        f"full NDCG@10 on valid, {args.replay or args.converged} replayed against {args.converged}\n"
+    )
     header = ["budget", "discordant pairs", "training seconds (one thread)", "most in them"]
     print(tabulate(rows, header, tablefmt="github"))
 
