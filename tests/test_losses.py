@@ -2,6 +2,7 @@
 one, and the sampled softmax's logQ correction estimates the full partition function."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -132,9 +133,31 @@ def test_bce_averages_its_negatives_and_gbce_sums_them():
         return float(loss(None, None, None))
 
     assert loss_with("bce", 4) == pytest.approx(loss_with("bce", 1))
-    assert loss_with("gbce", 1) == pytest.approx(loss_with("bce", 1) / 2)
-    sums = (F.softplus(-pos) + 4 * F.softplus(neg[:, 0])).mean() / 5
+    assert loss_with("gbce", 1) == pytest.approx(loss_with("bce", 1) / 2)  # shift log(1 / 1) = 0
+    shift = math.log(1 / 4)  # beta = 1 at t = 0
+    sums = (F.softplus(-(pos + shift)) + 4 * F.softplus(neg[:, 0] + shift)).mean() / 5
     assert loss_with("gbce", 4) == pytest.approx(float(sums))
+
+
+@pytest.mark.parametrize("t", [0.0, 0.75, 1.0])
+def test_gbce_is_lowest_where_every_item_scores_zero_among_shared_scores(t):
+    """The shift puts the optimum of one score shared by every item at 0, where training starts,
+    so no steps are spent walking there (gSASRec's plateau)."""
+    k = 256
+    params = dataclasses.replace(TrainParams(), neg_ratio=k, gbce_t=t)
+    loss = create_loss("gbce", params, 3000, np.ones(3001))
+
+    def shared(score: float) -> float:
+        loss.logits = lambda net, states, positives: (
+            torch.full((1,), score),
+            torch.full((1, k), score),
+        )
+        return float(loss(None, None, None))
+
+    grid = [-1.0, -0.1, 0.0, 0.1, 1.0]
+    assert min(grid, key=shared) == 0.0
+    unshifted_optimum = loss.shift
+    assert unshifted_optimum < -4  # what the weights had to reach without it
 
 
 def test_sampled_softmax_with_the_whole_catalogue_once_is_the_full_softmax():
