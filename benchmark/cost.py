@@ -91,11 +91,14 @@ def fit_cost(config: RunConfig, prepared, history_dirs: list[Path]):
     data = make_fit_data(config, prepared.data, prepared.split)
     windows = len(training_windows(data.train, data.seq_len, params["all_windows"])[0])
     sample, window_share, valid_share = sampled_fit_data(data, params["all_windows"], rng, windows)
-    model = create_model(name, **{**params, "epochs": 2, "patience": 2, "max_steps": 0})
+    timed = {"epochs": 2, "patience": 2, "max_steps": 0, "max_seconds": 0.0}
+    model = create_model(name, **{**params, **timed})
     model.fit(sample)
     last = model.training_["history"][-1]  # the first epoch pays for warming up
     per_epoch = last["train_seconds"] / window_share + last["valid_seconds"] / valid_share
     cap = epoch_cap(get_model_class(name).Params(**params), windows)
+    if params.get("max_seconds"):  # the epochs that fit the time budget at this pace
+        cap = min(cap, max(1.0, params["max_seconds"] / per_epoch))
     epochs, source = expected_epochs(config, history_dirs, cap)
     return model, FitCost(per_epoch * epochs, epochs, source, per_epoch)
 
@@ -134,10 +137,10 @@ def expected_epochs(config: RunConfig, history_dirs: list[Path], cap: float) -> 
     return float(np.median(found)), f"median of {len(found)} earlier run(s)"
 
 
-def budget_of(params: dict) -> tuple[int, int, int, int]:
+def budget_of(params: dict) -> tuple:
     """What decides how long a fit trains: the caps and the stopping rule. Records written
-    before `max_steps` and `patience_steps` existed trained as with 0 for both."""
-    keys = ("epochs", "max_steps", "patience", "patience_steps")
+    before `max_steps`, `patience_steps` and `max_seconds` existed trained as with 0 for each."""
+    keys = ("epochs", "max_steps", "patience", "patience_steps", "max_seconds")
     return tuple(params.get(key, 0) for key in keys)
 
 

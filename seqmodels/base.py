@@ -40,6 +40,10 @@ class TrainParams:
     # 0: no limit; else at most this many optimiser steps, the last epoch cut short: a budget
     # that asks the same work of a small data set as of a large one (an epoch cap does not)
     max_steps: int = 0
+    # 0: no limit; else no epoch starts that would, at the last epoch's pace, end past this many
+    # seconds of training and validation: the same time for every model, a budget that depends
+    # on the machine (the record keeps the epochs it got); the epochs and steps caps still hold
+    max_seconds: float = 0.0
     patience: int = 5  # epochs without a better validation NDCG@10 before stopping
     # ... and at least this many optimiser steps: on a small data set an epoch is a few
     # steps and its validation users few, so 5 epochs stop runs on noise (ML-100K: 19 steps
@@ -76,6 +80,14 @@ class TrainParams:
         require(self.patience >= 0, f"patience must be >= 0, got {self.patience}")
         require(self.patience_steps >= 0, f"patience_steps must be >= 0, got {self.patience_steps}")
         require(self.max_steps >= 0, f"max_steps must be >= 0, got {self.max_steps}")
+        require(
+            0 <= self.max_seconds < math.inf, f"max_seconds must be >= 0, got {self.max_seconds}"
+        )
+        require(
+            not (self.max_seconds and self.lr_schedule != "constant"),
+            f"lr_schedule {self.lr_schedule} anneals to the end of an epoch or step budget; "
+            "max_seconds ends at a time not known in advance",
+        )
         require(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}")
         require(0 < self.lr < math.inf, f"lr must be positive and finite, got {self.lr}")
         require(

@@ -14,6 +14,8 @@ restored at the end. No `.item()` inside the step loop: losses are summed on the
 Training ends after `epochs` epochs or `max_steps` optimiser steps, whichever comes first (the
 last epoch cut short and validated like the others); with `lr_schedule` linear the learning
 rate falls every step, to zero at the last step of that budget, so a capped run ends annealed.
+With `max_seconds`, no epoch starts that would end past that many seconds of training and
+validation if it lasted as long as the last one.
 On Linux, freed large blocks are kept for reuse (`seqmodels.memory`).
 """
 
@@ -98,7 +100,7 @@ def train(model, data: FitData) -> dict:
             best_state = copy.deepcopy(net.state_dict())
         elif epoch - best_epoch >= patience:
             break
-        if steps >= budget:
+        if steps >= budget or out_of_time(history, p.max_seconds):
             break
     net.load_state_dict(best_state)
     net.eval()
@@ -109,6 +111,14 @@ def train(model, data: FitData) -> dict:
         "device": str(device),
         "training_sequences": len(inputs),
     }
+
+
+def out_of_time(history: list[dict], max_seconds: float) -> bool:
+    """Whether another epoch as long as the last would end past `max_seconds` (0: never)."""
+    if not max_seconds:
+        return False
+    spent = [e["train_seconds"] + e["valid_seconds"] for e in history]
+    return sum(spent) + spent[-1] > max_seconds
 
 
 def step_budget(p, windows: int) -> int:

@@ -85,6 +85,21 @@ def test_a_step_budget_caps_the_expected_epochs_and_keeps_its_own_history(tmp_pa
     assert _estimate(out)["models"]["gru"]["epochs_from"] == "median of 1 earlier run(s)"
 
 
+def test_a_time_budget_caps_the_expected_epochs_at_the_measured_pace(tmp_path):
+    out = tmp_path / "out"
+    argv = [*ARGS, "--models", "gru", "--epochs", "50", "--out", str(out)]
+    assert run.main([*argv, "--estimate"]) == 0
+    full = _estimate(out)["models"]["gru"]
+    per_epoch = full["fit_seconds"] / full["epochs"]
+    budget = ["--param", f"max_seconds={per_epoch * 3}"]  # about three epochs at this pace
+    assert run.main([*argv, *budget, "--estimate"]) == 0
+    gru = _estimate(out)["models"]["gru"]
+    assert gru["epochs_from"] == "the cap" and 1 <= gru["epochs"] < 50
+    tiny = ["--param", "max_seconds=1e-9"]  # the first epoch always runs
+    assert run.main([*argv, *tiny, "--estimate"]) == 0
+    assert _estimate(out)["models"]["gru"]["epochs"] == 1
+
+
 def test_a_sample_keeps_whole_users_every_index_and_the_catalogue(monkeypatch):
     monkeypatch.setattr(cost, "SAMPLE_WINDOWS", 50)
     monkeypatch.setattr(cost, "SAMPLE_USERS", 30)

@@ -122,6 +122,8 @@ def test_unknown_parameter_is_an_input_error():
         ("gru", {"dropout": "1"}, "dropout"),
         ("gru", {"lr": "0"}, "lr"),
         ("gru", {"max_steps": "-1"}, "max_steps must be >= 0"),
+        ("gru", {"max_seconds": "-1"}, "max_seconds must be >= 0"),
+        ("gru", {"max_seconds": "60", "lr_schedule": "linear"}, "a time not known in advance"),
         ("gru", {"lr_schedule": "cosine"}, "lr_schedule must be one of constant, linear"),
         ("gru", {"loss": "sampled_ce"}, "did you mean 'sampled-ce'"),
         ("gru", {"loss": "sampled-ce", "sampler": "zipf"}, "sampler"),

@@ -259,6 +259,24 @@ def test_max_steps_cuts_the_last_epoch_short_and_never_trains_past_the_budget(fi
     ]  # a budget the epochs never reach changes nothing
 
 
+def test_max_seconds_starts_no_epoch_that_would_end_past_the_budget(fit_data):
+    from seqmodels.train import out_of_time
+
+    epoch = {"train_seconds": 3.0, "valid_seconds": 1.0}
+    assert not out_of_time([epoch], 0.0)  # 0: no limit
+    assert not out_of_time([epoch], 8.0)  # a second epoch ends at 8 s
+    assert out_of_time([epoch], 7.9)
+    assert out_of_time([epoch, epoch], 11.0) and not out_of_time([epoch, epoch], 12.0)
+    quick = {**QUICK, "epochs": 3, "batch_size": QUICK_BATCH}
+    first_only = create_model("gru", **quick, max_seconds=1e-9).fit(fit_data)
+    assert len(first_only.training_["history"]) == 1  # the first epoch always runs
+    ample = create_model("gru", **quick, max_seconds=1e9).fit(fit_data)
+    plain = create_model("gru", **quick).fit(fit_data)
+    assert [h["loss"] for h in ample.training_["history"]] == [
+        h["loss"] for h in plain.training_["history"]
+    ]  # a budget never reached changes nothing
+
+
 def test_every_position_weighs_the_same_however_the_batches_are_grouped(fit_data):
     # the summed gradient of an epoch (no steps taken) is the same for length-grouped and
     # random batches: a batch of short windows counts for no more than its positions
