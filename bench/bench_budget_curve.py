@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import collections
-import math
 from pathlib import Path
 
 from tabulate import tabulate
 
 from bench.bench_capped_order import discordant_pairs, per_model
 from benchmark.report.runs import by_label, read_all, rerank_of
+from seqmodels.train import batches_per_epoch, epoch_seconds
 
 
 def histories(folder: Path) -> dict[str, list[tuple[list[dict], int]]]:
@@ -39,13 +39,11 @@ def histories(folder: Path) -> dict[str, list[tuple[list[dict], int]]]:
     for recs in by_label(read_all([folder])).values():
         for rec in recs:
             if rec.training and not rerank_of(rec)[0]:
-                steps = math.ceil(rec.training["training_sequences"] / rec.params["batch_size"])
+                steps = batches_per_epoch(
+                    rec.training["training_sequences"], rec.params["batch_size"]
+                )
                 found[rec.model].append((rec.training["history"], steps))
     return dict(found)
-
-
-def seconds(epoch: dict) -> float:
-    return epoch["train_seconds"] + epoch["valid_seconds"]
 
 
 def within_epochs(history: list[dict], steps: int, cap: int) -> list[dict]:
@@ -62,7 +60,7 @@ def within_seconds(history: list[dict], steps: int, cap: float) -> list[dict]:
     """The epochs finished within `cap` seconds (the first one always)."""
     kept, spent = [], 0.0
     for epoch in history:
-        spent += seconds(epoch)
+        spent += epoch_seconds(epoch)
         if kept and spent > cap:
             break
         kept.append(epoch)
@@ -78,7 +76,7 @@ def replay(converged: dict, runs: dict, truncate, cap) -> tuple[int, int, float,
             continue
         kept = [truncate(history, steps, cap) for history, steps in runs[model]]
         capped[model] = sum(max(e["valid_NDCG@10"] for e in k) for k in kept) / len(kept)
-        cost += sum(seconds(e) for k in kept for e in k) / len(kept)
+        cost += sum(epoch_seconds(e) for k in kept for e in k) / len(kept)
     wrong, separated = discordant_pairs(capped, converged)
     return len(wrong), separated, cost, wrong
 

@@ -21,6 +21,7 @@ from benchmark.models import create_model
 from benchmark.pipeline import device_label, make_fit_data, prepare
 from protocols.evaluate import rank_targets
 from protocols.metrics import ndcg
+from seqmodels.train import epoch_seconds
 
 
 def measure(name: str, config: RunConfig, full_target: float, sampled_target: float) -> list:
@@ -31,7 +32,7 @@ def measure(name: str, config: RunConfig, full_target: float, sampled_target: fl
     state = {"seconds": 0.0, "reached": None}
 
     def on_epoch(model, entry):
-        state["seconds"] += entry["train_seconds"] + entry["valid_seconds"]
+        state["seconds"] += epoch_seconds(entry)
         ranks = rank_targets(
             model,
             split.test,

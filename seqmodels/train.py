@@ -113,11 +113,16 @@ def train(model, data: FitData) -> dict:
     }
 
 
+def epoch_seconds(entry: dict) -> float:
+    """An epoch's training and validation seconds, from its history entry."""
+    return entry["train_seconds"] + entry["valid_seconds"]
+
+
 def out_of_time(history: list[dict], max_seconds: float) -> bool:
     """Whether another epoch as long as the last would end past `max_seconds` (0: never)."""
     if not max_seconds:
         return False
-    spent = [e["train_seconds"] + e["valid_seconds"] for e in history]
+    spent = [epoch_seconds(e) for e in history]
     return sum(spent) + spent[-1] > max_seconds
 
 
