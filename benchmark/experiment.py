@@ -31,6 +31,7 @@ SHORTCUTS = (
     "lr",
     "batch_size",
     "epochs",
+    "max_seconds",
     "patience",
     "loss",
     "neg_ratio",

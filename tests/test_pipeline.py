@@ -467,7 +467,9 @@ def test_each_part_of_the_candidate_key_gets_its_own_stored_file(tmp_path, monke
 
 
 def test_a_shortcut_flag_concerns_only_the_models_that_have_the_parameter(tmp_path):
-    # `make benchmark MODELS=pop` passes --epochs 10 (the CPU cap): pop has no epochs, no error
+    # `make benchmark MODELS=pop` passes the CPU budget (--max-seconds 240 --lr 5e-3): pop has
+    # neither parameter, no error
+    assert _run(tmp_path, "--models", "pop", "--max-seconds", "240", "--lr", "5e-3") == 0
     assert _run(tmp_path, "--models", "pop", "--epochs", "2") == 0
     assert records.read_records(tmp_path / "out")[0].model == "pop"
     assert _run(tmp_path, "--models", "pop", "--param", "epochs=2") == 2  # explicit: refused
