@@ -19,7 +19,7 @@ HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo yes)
 # hour; both are in every record and table label (the epochs each model got are in its record).
 # The budget and rate were chosen on validation: they order the models closest to their runs to
 # early stopping (docs/performance.md). `make benchmark TRAIN_SECONDS= LR=` trains to early
-# stopping at each model's own rate; EPOCHS=N caps epochs instead. A GPU gets no cap.
+# stopping at each model's own rate; EPOCHS=N adds an epoch cap. A GPU gets no budget.
 TRAIN_SECONDS ?= $(if $(HAS_GPU),,240)
 LR ?= $(if $(HAS_GPU),,5e-3)
 JOBS ?= $(if $(HAS_GPU),1,2)
