@@ -43,10 +43,14 @@ COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that use up the bud
 # default configuration (trial 0) is never pruned: it trains to the full budget.
 # median: below the median of earlier trials at the same epoch (after 3 finished trials, from
 # the 3rd epoch). hyperband: successive halving over epochs in brackets (Li et al., JMLR 2018),
-# rungs at 1, 3, 9, ... epochs, the best third of each rung going on.
+# rungs at 1, 3, 9, ... epochs, the best third of each rung going on. halving: one bracket of
+# asynchronous successive halving (ASHA; Li et al., MLSys 2020, the scheduler RecBole and
+# WarpRec run through Ray Tune), rungs at 3, 9, 27 epochs (the median's warm-up first), a trial
+# going on while it is in the best third of every trial that reached its rung.
 PRUNERS = {
     "median": {"name": "MedianPruner", "n_startup_trials": 3, "n_warmup_steps": 3},
     "hyperband": {"name": "HyperbandPruner", "min_resource": 1, "reduction_factor": 3},
+    "halving": {"name": "SuccessiveHalvingPruner", "min_resource": 3, "reduction_factor": 3},
 }
 
 
@@ -54,6 +58,8 @@ def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     settings = {k: v for k, v in PRUNERS[name].items() if k != "name"}
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(max_resource=max_epochs, **settings)
+    if name == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(**settings)
     return optuna.pruners.MedianPruner(**settings)
 
 

@@ -101,7 +101,11 @@ def _test_cell(runs: list, column: str) -> str:
     return "—" if found is None else _mean_std(found.mean, found.std, found.n)
 
 
-PRUNING = {"MedianPruner": "median pruning", "HyperbandPruner": "Hyperband pruning over epochs"}
+PRUNING = {
+    "MedianPruner": "median pruning",
+    "HyperbandPruner": "Hyperband pruning over epochs",
+    "SuccessiveHalvingPruner": "successive halving over epochs",
+}
 
 
 def _caption(best: dict, manifest: dict) -> str:

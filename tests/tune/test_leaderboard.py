@@ -120,7 +120,8 @@ def test_the_committed_study_file_names_every_data_set_of_the_issue():
 def test_the_pruner_comparison_searches_ml_100k_three_seeds_per_pruner():
     study = leaderboard.read_study(ROOT / "studies" / "pruners-ml-100k.toml")
     arms = sorted((d["pruner"], d["seed"], tuple(d["seeds"])) for d in study["datasets"])
-    assert arms == [(p, s, (s,)) for p in ("hyperband", "median") for s in (0, 1, 2)]
+    pruners = ("halving", "hyperband", "median")
+    assert arms == [(p, s, (s,)) for p in pruners for s in (0, 1, 2)]
     assert {d["dataset"] for d in study["datasets"]} == {"ml-100k"}
 
 

@@ -297,6 +297,37 @@ def test_hyperband_search_records_its_pruner_and_the_epochs_trained(tmp_path):
     assert _tune(out, *argv[:-1], "median") == 2  # a study keeps its pruner
 
 
+def test_successive_halving_waits_for_its_first_rung_then_keeps_the_best_third():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize", pruner=search.make_pruner("halving", 30))
+    for value in (0.30, 0.20, 0.10):  # three trials reach the first rung (epoch 3)
+        trial = study.ask()
+        for epoch in (1, 2, 3):
+            trial.report(value, epoch)
+            trial.should_prune()  # as the trainer's hook asks: records the rung's value
+        study.tell(trial, value)
+    late = study.ask()
+    verdicts = []
+    for epoch in (1, 2, 3):
+        late.report(0.15, epoch)  # below the best third at the rung
+        verdicts.append(late.should_prune())
+    assert verdicts == [False, False, True]  # no rung before the median's warm-up of 3 epochs
+    best = study.ask()
+    for epoch in (1, 2, 3):
+        best.report(0.40, epoch)
+    assert not best.should_prune()
+
+
+def test_halving_search_records_its_pruner(tmp_path):
+    out = tmp_path / "out"
+    assert (
+        _tune(out, "--models", "gru", "--trials", "3", "--epochs", "3", "--pruner", "halving") == 0
+    )
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    assert entry["pruner"]["name"] == "SuccessiveHalvingPruner"
+    assert "successive halving" in (out / "tuning.md").read_text()
+
+
 def test_local_workers_share_one_study(tmp_path):
     out = tmp_path / "out"
     assert _tune(out, "--models", "itemknn", "--trials", "4", "--jobs", "2") == 0
