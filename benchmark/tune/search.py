@@ -57,10 +57,8 @@ PRUNERS = {
 def make_pruner(name: str, max_epochs: int) -> optuna.pruners.BasePruner:
     settings = {k: v for k, v in PRUNERS[name].items() if k != "name"}
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(max_resource=max_epochs, **settings)
-    if name == "halving":
-        return optuna.pruners.SuccessiveHalvingPruner(**settings)
-    return optuna.pruners.MedianPruner(**settings)
+        settings["max_resource"] = max_epochs  # its brackets span the epoch cap
+    return getattr(optuna.pruners, PRUNERS[name]["name"])(**settings)
 
 
 @dataclasses.dataclass(frozen=True)
