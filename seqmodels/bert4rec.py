@@ -2,15 +2,11 @@
 
 Training hides a random share `mask_prob` of each window's items behind a [MASK] embedding
 and predicts them from both sides (a cloze task); every row has at least one hidden item and
-padding is never hidden. A share `last_only` of the rows hides their last item alone instead,
-the scoring question itself: the authors' data generator adds one such copy of each sequence
-to its ten randomly masked ones (`mask_last` in `gen_data_fin.py`); here a row is drawn as one
-or the other, so an epoch costs the same. At scoring time a [MASK] is appended after the user's
-last item and its state scores the next item, the question every other model answers.
+padding is never hidden. At scoring time a [MASK] is appended after the user's last item and
+its state scores the next item, the question every other model answers.
 
     window  0 0 a b c d        (a training window: the inputs and the last target)
     train   0 0 a M c M  ->  predict b and d at the masked positions
-    last    0 0 a b c M  ->  predict d alone (a `last_only` row)
     score   0 a b c d M  ->  the state at M scores every item
 """
 
@@ -36,7 +32,6 @@ class BERT4RecParams(TrainParams):
     blocks: int = 2
     heads: int = 2
     mask_prob: float = 0.2  # share of items hidden per window (Sun et al.: 0.2 on ML-1M)
-    last_only: float = 0.1  # share of windows hiding only their last item (authors' code: 1/11)
     patience: int = 10  # the cloze task's validation curve is noisier and slower than SASRec's
     losses = ("ce", "sampled-ce")  # the cloze task is a softmax over items
 
@@ -44,7 +39,6 @@ class BERT4RecParams(TrainParams):
         super().__post_init__()
         check_attention(self)
         require(0 < self.mask_prob <= 1, f"mask_prob must be in (0, 1], got {self.mask_prob}")
-        require(0 <= self.last_only <= 1, f"last_only must be in [0, 1], got {self.last_only}")
 
 
 class BERT4RecEncoder(nn.Module):
@@ -98,22 +92,6 @@ def mask_items(sequences: torch.Tensor, prob: float) -> tuple[torch.Tensor, torc
     return sequences.masked_fill(hidden, MASK), torch.where(hidden, sequences, PAD)
 
 
-def hide_last_only(
-    sequences: torch.Tensor, masked: torch.Tensor, hidden: torch.Tensor, share: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Replace a random `share` of `mask_items`' rows by rows hiding only their last item
-    (the last column: rows are left-padded and end with a real item). `share` 0 draws nothing."""
-    if share == 0:
-        return masked, hidden
-    rows = torch.rand(len(sequences), device=sequences.device) < share  # [B]
-    last = torch.zeros_like(hidden, dtype=torch.bool)
-    last[:, -1] = True
-    only = rows[:, None] & last  # [B, L]
-    masked = torch.where(rows[:, None], sequences.masked_fill(only, MASK), masked)
-    hidden = torch.where(rows[:, None], torch.where(only, sequences, PAD), hidden)
-    return masked, hidden
-
-
 @register_model("bert4rec")
 class BERT4Rec(SequenceModel):
     """Bidirectional Transformer over item sequences, trained to fill in hidden items."""
@@ -127,7 +105,6 @@ class BERT4Rec(SequenceModel):
         "blocks": Int(1, 3),
         "heads": Choice((1, 2, 4)),
         "mask_prob": Float(0.1, 0.6),
-        "last_only": Float(0.0, 0.5),
     }
 
     def build_encoder(self, n_items: int, seq_len: int) -> nn.Module:
@@ -140,7 +117,6 @@ class BERT4Rec(SequenceModel):
     def training_loss(self, inputs: torch.Tensor, targets: torch.Tensor, loss) -> torch.Tensor:
         window = torch.cat([inputs, targets[:, -1:]], dim=1)  # [B, L + 1]: every item once
         masked, hidden = mask_items(window, self.params.mask_prob)
-        masked, hidden = hide_last_only(window, masked, hidden, self.params.last_only)
         states = self._states(masked)  # [B, L + 1, d]
         chosen = hidden != PAD
         return loss(self.net_, states[chosen], hidden[chosen])

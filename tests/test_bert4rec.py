@@ -5,7 +5,7 @@ from conftest import synthetic_world
 
 from benchmark.models import create_model
 from protocols.types import PAD
-from seqmodels.bert4rec import MASK, hide_last_only, mask_items
+from seqmodels.bert4rec import MASK, mask_items
 
 
 def test_masking_never_hides_padding_and_hides_at_least_one_item():
@@ -24,25 +24,6 @@ def test_masking_never_hides_padding_and_hides_at_least_one_item():
         assert chosen.any(dim=1).all()
     share = (mask_items(sequences, 0.2)[0] == MASK).sum() / (sequences != PAD).sum()
     assert 0.15 < float(share) < 0.3
-
-
-def test_last_only_rows_hide_their_last_item_alone():
-    torch.manual_seed(1)
-    sequences = torch.randint(1, 99, (2000, 8))
-    sequences[::3, :4] = PAD  # some rows left-padded
-    masked, hidden = mask_items(sequences, 1.0)  # every item hidden: no row is last-only yet
-    kept = hide_last_only(sequences, masked, hidden, 0.0)
-    assert kept[0] is masked and kept[1] is hidden  # share 0 draws nothing: the old training
-    new_masked, new_hidden = hide_last_only(sequences, masked, hidden, 0.25)
-    last_only = (new_hidden[:, :-1] == PAD).all(dim=1) & (new_masked[:, -1] == MASK)
-    untouched = (new_masked == masked).all(dim=1) & (new_hidden == hidden).all(dim=1)
-    assert (last_only | untouched).all()
-    assert not (last_only & untouched).any()
-    assert 0.2 < float(last_only.float().mean()) < 0.3
-    assert torch.equal(new_hidden[last_only, -1], sequences[last_only, -1])
-    assert torch.equal(new_masked[last_only, :-1], sequences[last_only, :-1])
-    every = hide_last_only(sequences, masked, hidden, 1.0)
-    assert (every[0][:, -1] == MASK).all() and (every[1][:, :-1] == PAD).all()
 
 
 def test_scoring_predicts_a_mask_appended_after_the_last_item():
