@@ -3,8 +3,9 @@
 python -m benchmark.tune --dataset ml-100k --models itemknn,mf-als,gru --trials 20 --seed 0 \\
     --out results/tuning/ml-100k --epochs 20 --seeds 0,1,2
 
-Each model's search is an Optuna study (seeded TPE sampler; a median, Hyperband or successive
-halving pruner fed by the trainer's per-epoch validation) kept in OUT/study.journal; trial 1 is the model's default configuration;
+Each model's search is an Optuna study (seeded TPE sampler; a successive halving, median or
+Hyperband pruner fed by the trainer's per-epoch validation) kept in OUT/study.journal; trial 1
+is the model's default configuration;
 `--trials N` is the total per model, so running again with the same N adds nothing and a larger N
 runs only the missing trials. Trial records (validation metrics only) go to OUT/trials/; the
 chosen configuration of each model, and beside it the default (shown, never used to choose), is
@@ -211,11 +212,11 @@ def parser() -> OneLineParser:
     )
     p.add_argument(
         "--pruner",
-        default="median",
+        default=search.Search.pruner,
         choices=sorted(search.PRUNERS),
-        help="how hopeless trials stop, from the validation after each epoch: the median of "
-        "earlier trials, Hyperband's brackets of successive halving over epochs, or one "
-        "bracket of asynchronous successive halving (default %(default)s)",
+        help="how hopeless trials stop, from the validation after each epoch: one bracket of "
+        "asynchronous successive halving, the median of earlier trials, or Hyperband's "
+        "brackets of successive halving over epochs (default %(default)s)",
     )
     p.add_argument(
         "--estimate",
