@@ -9,6 +9,7 @@ from benchmark import cost, records, run
 from benchmark.experiment import configs_from_values, merged
 from benchmark.pipeline import make_fit_data, prepare
 from benchmark.tune import command as tune
+from benchmark.tune import search
 from protocols.sequences import training_windows
 
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=3"
@@ -140,6 +141,12 @@ def test_tune_estimate_counts_the_remaining_trials_and_the_test_runs(tmp_path):
     assert estimate["kind"] == "tune" and gru["trials"] == 3 and gru["test_runs"] == 4
     assert pop["trials"] == 1 and pop["test_runs"] == 2  # nothing to search: the default
     assert gru["seconds"] == pytest.approx(gru["search_seconds"] + gru["test_seconds"])
+    # the deep model's trials are priced at the share of epochs its pruner lets a search train
+    assert gru["trained_share"] == search.TRAINED_SHARE["halving"] and pop["trained_share"] == 1
+    assert gru["search_seconds"] == pytest.approx(3 * gru["trial_seconds"] * gru["trained_share"])
+    assert tune.main([*argv, "--out", str(out), "--estimate", "--pruner", "median"]) == 0
+    median = _estimate(out)["models"]["gru"]
+    assert median["trained_share"] == search.TRAINED_SHARE["median"]
     assert tune.main([*argv, "--out", str(out)]) == 0
     assert "| gru |" in (out / "estimate.md").read_text()  # the study compared with it
     assert tune.main([*argv, "--out", str(out), "--estimate"]) == 0

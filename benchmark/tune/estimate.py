@@ -12,8 +12,10 @@ def estimate_searches(
     searches: list[tuning.Search], prepared: dict, seeds: list[int], jobs: int
 ) -> dict:
     """The estimate of `benchmark.tune`: each search's remaining trials (timed at the default
-    configuration, validation only; a sampled configuration may cost more or less) and its test
-    runs (the chosen and the default configuration, fitted once per seed, less those recorded)."""
+    configuration, validation only; a sampled configuration may cost more or less; for a model
+    trained in epochs, at the share of its epochs the pruner let such searches train,
+    `TRAINED_SHARE`) and its test runs (the chosen and the default configuration, fitted once
+    per seed and never pruned, less those recorded)."""
     from benchmark.pipeline import prepared_key
 
     models: dict[str, dict] = {}
@@ -29,12 +31,14 @@ def estimate_searches(
             study = tuning.existing_study(s.out, name)
             done = 0 if study is None else sum(t.state in tuning.COUNTED for t in study.trials)
             remaining = max(s.trials - done, 0)
+            pruned = fit.epochs is not None and remaining > 1  # one trial alone is never pruned
+            share = tuning.TRAINED_SHARE[s.pruner] if pruned else 1.0
             test_run = fit.seconds + per_user * cost.users_ranked(ready)
             tests = tests_left(s, seeds)
             entry = models.setdefault(name, cost.new_entry())
             cost.add_fit(entry, fit, True)
-            entry.update(trials=remaining, trial_seconds=trial, test_runs=tests)
-            entry["search_seconds"] = remaining * trial
+            entry.update(trials=remaining, trial_seconds=trial, trained_share=share, test_runs=tests)
+            entry["search_seconds"] = remaining * trial * share
             entry["test_seconds"] = tests * test_run
             entry["seconds"] = entry["search_seconds"] + entry["test_seconds"]
             trial_work += entry["search_seconds"]
