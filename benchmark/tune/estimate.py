@@ -37,7 +37,9 @@ def estimate_searches(
             tests = tests_left(s, seeds)
             entry = models.setdefault(name, cost.new_entry())
             cost.add_fit(entry, fit, True)
-            entry.update(trials=remaining, trial_seconds=trial, trained_share=share, test_runs=tests)
+            entry.update(
+                trials=remaining, trial_seconds=trial, trained_share=share, test_runs=tests
+            )
             entry["search_seconds"] = remaining * trial * share
             entry["test_seconds"] = tests * test_run
             entry["seconds"] = entry["search_seconds"] + entry["test_seconds"]
