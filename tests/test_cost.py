@@ -141,6 +141,10 @@ def test_tune_estimate_counts_the_remaining_trials_and_the_test_runs(tmp_path):
     assert estimate["kind"] == "tune" and gru["trials"] == 3 and gru["test_runs"] == 4
     assert pop["trials"] == 1 and pop["test_runs"] == 2  # nothing to search: the default
     assert gru["seconds"] == pytest.approx(gru["search_seconds"] + gru["test_seconds"])
+    # on the search's seed the trials' models are scored: only the seed-1 runs fit
+    assert gru["reused_test_runs"] == 2
+    fitted = 2 * (gru["fit_seconds"] + gru["test_scoring_seconds"])
+    assert gru["test_seconds"] == pytest.approx(fitted + 2 * gru["test_scoring_seconds"])
     # the deep model's trials are priced at the share of epochs its pruner lets a search train
     assert gru["trained_share"] == search.TRAINED_SHARE["halving"] and pop["trained_share"] == 1
     assert gru["search_seconds"] == pytest.approx(3 * gru["trial_seconds"] * gru["trained_share"])

@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
 def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: dict) -> None:
     """Each model's chosen and default configurations, fitted and scored on test once per seed
     (ordinary run records in OUT/runs/; one run where the two are the same; existing ones are
-    kept unless --force). The default's test value is reported beside, never used to choose."""
+    kept unless --force). On the search's seed the trial's own fitted model is scored, where it
+    was kept, instead of fitting the same configuration again. The default's test value is
+    reported beside, never used to choose."""
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
@@ -306,6 +308,7 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
         values["ray_address"],
         values["plugins"],
     )
+    search.forget_unchosen_models(out)
     for model, group in planned.items():
         entry = best["models"][model]
         entry["test_runs"] = [c.run_id() for c in group]
@@ -315,9 +318,10 @@ def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: d
 
 
 def refit_valid(out: Path, model: str, run_id: str, entry: dict) -> float:
-    """The validation value of the chosen configuration refitted for test on the search's seed.
-    Equal to the chosen trial's unless training is not deterministic (some GPU kernels): then
-    the model scored on test is not bit for bit the one chosen, and a warning says so."""
+    """The validation value of the chosen configuration's test run on the search's seed: the
+    trial's own model where it was kept, else refitted. A refit equals the chosen trial's value
+    unless training is not deterministic (some GPU kernels): then the model scored on test is
+    not bit for bit the one chosen, and a warning says so."""
     record = records.read_record(records.record_path(out, run_id))
     value = search.validation_value(record, entry["metric"])
     if not math.isclose(value, entry["valid"], rel_tol=1e-9, abs_tol=1e-12):

@@ -33,30 +33,35 @@ def estimate_searches(
             remaining = max(s.trials - done, 0)
             pruned = fit.epochs is not None and remaining > 1  # one trial alone is never pruned
             share = tuning.TRAINED_SHARE[s.pruner] if pruned else 1.0
-            test_run = fit.seconds + per_user * cost.users_ranked(ready)
-            tests = tests_left(s, seeds)
+            scoring = per_user * cost.users_ranked(ready)
+            tests, reused = tests_left(s, seeds)
+            test_costs = [scoring] * reused + [fit.seconds + scoring] * (tests - reused)
             entry = models.setdefault(name, cost.new_entry())
             cost.add_fit(entry, fit, True)
-            entry.update(
-                trials=remaining, trial_seconds=trial, trained_share=share, test_runs=tests
-            )
+            entry.update(trials=remaining, trial_seconds=trial, trained_share=share)
+            entry.update(test_runs=tests, reused_test_runs=reused, test_scoring_seconds=scoring)
             entry["search_seconds"] = remaining * trial * share
-            entry["test_seconds"] = tests * test_run
+            entry["test_seconds"] = sum(test_costs)
             entry["seconds"] = entry["search_seconds"] + entry["test_seconds"]
             trial_work += entry["search_seconds"]
-            test_units += [test_run] * tests
+            test_units += test_costs
     # trials of every model share the workers; the test runs follow as units
     wall = trial_work / max(jobs, 1) + cost.wall_seconds(test_units, jobs)
     device = searches[0].base.device if searches else "cpu"
     return {**cost.summary("tune", models, [], jobs, device), "wall_seconds": wall}
 
 
-def tests_left(s: tuning.Search, seeds: list[int]) -> int:
-    """Test runs of a search without a record: the default's, and the chosen configuration's
-    (once per seed while it is not chosen yet; none when it is the default)."""
+def tests_left(s: tuning.Search, seeds: list[int]) -> tuple[int, int]:
+    """(Test runs of a search without a record: the default's, and the chosen configuration's,
+    once per seed while it is not chosen yet, none when it is the default; how many of them are
+    on the search's seed, where the trial's model is scored and nothing is fitted)."""
     chosen = read_best(s.out)["models"].get(s.base.model.name, {}).get("params")
     configs = tuning.test_configs(s, {}, seeds) + (
         tuning.test_configs(s, chosen, seeds) if chosen else []
     )
-    missing = {c.run_id() for c in configs if not records.record_path(s.out, c.run_id()).exists()}
-    return len(missing) + (len(seeds) if s.space and chosen is None else 0)
+    missing = {
+        c.run_id(): c for c in configs if not records.record_path(s.out, c.run_id()).exists()
+    }
+    unknown = seeds if s.space and chosen is None else []
+    reused = sum(c.seed == s.seed for c in missing.values()) + unknown.count(s.seed)
+    return len(missing) + len(unknown), reused

@@ -30,7 +30,7 @@ from optuna.trial import TrialState
 
 from benchmark import records
 from benchmark.config import RunConfig
-from benchmark.executors import ray_session, threads_per_worker
+from benchmark.executors import model_to_bytes, ray_session, threads_per_worker
 from benchmark.models import get_model_class, import_plugins, model_config, model_param_fields
 from benchmark.records import RunRecord
 from protocols.errors import InputError, TrainingError
@@ -307,7 +307,21 @@ def run_trial(search: Search, trial: optuna.Trial, prepared) -> float:
     }
     record = record.replace(trial=trial_info)
     records.write_record(trial_path(search.out, config.model.name, trial.number), record, ranks)
+    # The test run of this configuration on the search's seed is this very fit: kept beside
+    # that run's record-to-be, it is scored there instead of being fitted again.
+    blob = model_to_bytes(model, config)
+    if blob is not None:
+        records.write_model(
+            records.model_path(records.record_path(search.out, config.run_id())), blob
+        )
     return value
+
+
+def forget_unchosen_models(out: str | Path) -> None:
+    """Remove the trials' fitted models that no test run used (those without a record)."""
+    for path in (Path(out) / "runs").glob("*.model.pt"):
+        if not path.with_name(path.name.removesuffix(".model.pt") + ".json").exists():
+            path.unlink()
 
 
 def trial_path(out: str | Path, model: str, number: int) -> Path:

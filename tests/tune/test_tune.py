@@ -119,6 +119,28 @@ def test_tiny_search_finishes_default_first_test_only_in_runs(tmp_path):
             assert 0 <= float(row[column]) <= 1
 
 
+def test_the_test_run_on_the_search_seed_scores_the_trial_model_instead_of_a_refit(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    fits = _count_fits(monkeypatch)
+    assert _tune(out, "--models", "gru", "--trials", "3", "--epochs", "2", "--seeds", "0,1") == 0
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    test_configs = {*entry["test_runs"], *entry["default_test_runs"]}
+    on_seed_1 = [i for i in test_configs if records.read_record(records.record_path(out, i)).seed]
+    assert len(fits) == 3 + len(on_seed_1)  # the trials, then only the seed-1 test runs
+    for run_id in test_configs:
+        record = records.read_record(records.record_path(out, run_id))
+        if record.seed == 0:  # the trial's own model, so its validation value is the trial's
+            assert record.reused_model_of == run_id and record.timings["fit_seconds"] == 0
+        else:
+            assert record.reused_model_of is None and record.timings["fit_seconds"] > 0
+    assert entry["refit_valid"] == entry["valid"]
+    # the models of trials no test run used are gone; the test runs' own are kept
+    kept = {p.name.removesuffix(".model.pt") for p in (out / "runs").glob("*.model.pt")}
+    assert kept == test_configs
+
+
 def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
     bests = []
     for name in ("a", "b"):
@@ -147,9 +169,8 @@ def test_interrupted_search_resumes_to_the_same_total(tmp_path, monkeypatch):
     search.trial_path(out, "itemknn", killed).write_text("{}")
     calls = _count_fits(monkeypatch)
     assert _tune(out, "--models", "itemknn", "--trials", "5") == 0
-    best = json.loads((out / "best.json").read_text())["models"]["itemknn"]
-    tests = set(best["test_runs"] + best["default_test_runs"])  # one run if the default won
-    assert len(calls) == 3 + len(tests)  # the three missing trials, then the test runs
+    # the three missing trials; the test runs, on the search's seed, score the trials' models
+    assert len(calls) == 3
     trials = _study(out, "itemknn").get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     assert len(trials) == 5 and len(list((out / "trials").glob("*.json"))) == 5
     assert len({tuple(sorted(t.params.items())) for t in trials}) == 5  # nothing repeated
