@@ -31,8 +31,8 @@ def estimate_searches(
             study = tuning.existing_study(s.out, name)
             done = 0 if study is None else sum(t.state in tuning.COUNTED for t in study.trials)
             remaining = max(s.trials - done, 0)
-            pruned = fit.epochs is not None and remaining > 1  # one trial alone is never pruned
-            share = tuning.TRAINED_SHARE[s.pruner] if pruned else 1.0
+            prunable = fit.epochs is not None and remaining > 1  # one trial alone is never pruned
+            share = tuning.TRAINED_SHARE[s.pruner] if prunable else 1.0
             scoring = per_user * cost.users_ranked(ready)
             tests, reused = tests_left(s, seeds)
             test_costs = [scoring] * reused + [fit.seconds + scoring] * (tests - reused)
