@@ -320,7 +320,7 @@ def run_trial(search: Search, trial: optuna.Trial, prepared) -> float:
 def forget_unchosen_models(out: str | Path) -> None:
     """Remove the trials' fitted models that no test run used (those without a record)."""
     for path in (Path(out) / "runs").glob("*.model.pt"):
-        if not path.with_name(path.name.removesuffix(".model.pt") + ".json").exists():
+        if not records.record_path(out, path.name.removesuffix(".model.pt")).exists():
             path.unlink()
 
 

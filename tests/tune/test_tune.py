@@ -127,10 +127,10 @@ def test_the_test_run_on_the_search_seed_scores_the_trial_model_instead_of_a_ref
     assert _tune(out, "--models", "gru", "--trials", "3", "--epochs", "2", "--seeds", "0,1") == 0
     entry = json.loads((out / "best.json").read_text())["models"]["gru"]
     test_configs = {*entry["test_runs"], *entry["default_test_runs"]}
-    on_seed_1 = [i for i in test_configs if records.read_record(records.record_path(out, i)).seed]
+    tests = {i: records.read_record(records.record_path(out, i)) for i in test_configs}
+    on_seed_1 = [i for i, record in tests.items() if record.seed == 1]
     assert len(fits) == 3 + len(on_seed_1)  # the trials, then only the seed-1 test runs
-    for run_id in test_configs:
-        record = records.read_record(records.record_path(out, run_id))
+    for run_id, record in tests.items():
         if record.seed == 0:  # the trial's own model, so its validation value is the trial's
             assert record.reused_model_of == run_id and record.timings["fit_seconds"] == 0
         else:
