@@ -18,6 +18,7 @@ Every data set, model and option of the file is checked before anything runs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from benchmark.report.readme import COLUMNS  # the README's results columns
 from benchmark.report.render import csv_text, markdown
 from benchmark.report.tables import TIDY_HEADER, build_tables
 from benchmark.tune.best import read_best
-from benchmark.tune.tables import existing_records
+from benchmark.tune.tables import budget_text, existing_records
 from protocols.errors import InputError
 
 LEADERBOARD = "leaderboard"
@@ -87,26 +88,56 @@ def check(argv: list[str]) -> None:
     command.identified(command.build_searches(args, values))
 
 
-def write_leaderboard(folder: Path) -> str:
-    """leaderboard.md/.csv of one tuned data set: the chosen configurations' test runs."""
+def leaderboard_parts(folder: Path) -> tuple[list[str], list[dict], dict]:
+    """One tuned data set's leaderboard: ([the budget and cost in words, the chosen
+    configurations' test table], its tidy rows, the published figures beside ours as
+    `render_comparison` returns them). A row is named by its model alone: each model
+    has one (chosen) configuration here, its parameters in the folder's tuning.md."""
     best = read_best(folder)
     run_ids = [i for e in best["models"].values() for i in e.get("test_runs", [])]
-    recs = existing_records(folder, run_ids)
+    recs = [_named_by_model(r) for r in existing_records(folder, run_ids)]
     if not recs:
         raise InputError(f"{folder}: no tuned test runs to tabulate")
-    parts, tidy = [], []
+    parts, tidy = [_about(folder, best)], []
     for name, table, rows in build_tables(recs, COLUMNS, "test"):
         if name == "table":  # the main table; cost and the others stay in tuning's folder
             parts.append(markdown(table))
             tidy += rows
-    published = render_comparison(recs, COLUMNS[:2])
-    parts.append(published["md"])
-    text = "\n".join(parts)
+    return parts, tidy, render_comparison(recs, COLUMNS[:2])
+
+
+def write_leaderboard(folder: Path) -> str:
+    """leaderboard.md/.csv (and published.csv) of one tuned data set."""
+    parts, tidy, comparison = leaderboard_parts(folder)
+    text = "\n".join([*parts, comparison["md"]])
     records.write_text(folder / f"{LEADERBOARD}.md", text)
     records.write_text(folder / f"{LEADERBOARD}.csv", csv_text(tidy, TIDY_HEADER))
-    if "csv" in published:
-        records.write_text(folder / "published.csv", published["csv"])
+    if "csv" in comparison:
+        records.write_text(folder / "published.csv", comparison["csv"])
     return text
+
+
+def _named_by_model(record: records.RunRecord) -> records.RunRecord:
+    model = dataclasses.replace(record.config.model, changed=())
+    return dataclasses.replace(record, config=dataclasses.replace(record.config, model=model))
+
+
+def _about(folder: Path, best: dict) -> str:
+    """How the configurations were chosen, and what the whole study cost."""
+    entries = best["models"].values()
+    searched = sum(e["wall_seconds"] for e in entries)
+    tests = {i for e in entries for i in (*e.get("test_runs", []), *e.get("default_test_runs", []))}
+    fits = existing_records(folder, sorted(tests))
+    tested = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in fits)
+    wrote = [e for e in records.read_provenance(folder) if tests & set(e["runs"])]
+    devices = " / ".join(sorted({e["device"] for e in wrote})) or "an unrecorded device"
+    return (
+        f"Every model tuned with the same budget: {budget_text(best)}; each chosen "
+        f"configuration fitted once per seed and scored on test (its parameters, the default's "
+        f"test scores and the search's cost per model in tuning.md). Cost on {devices}: the "
+        f"searches {searched / 60:.1f} min, the {len(fits)} test runs (chosen and default "
+        f"configurations) {tested / 60:.1f} min.\n"
+    )
 
 
 @guarded

@@ -111,17 +111,26 @@ PRUNING = {
 def _caption(best: dict, manifest: dict) -> str:
     config = manifest["config"]
     entry = next(iter(best["models"].values()))
+    return (
+        f"Tuned vs default on {config['dataset']}"
+        + (f" (ratings >= {config['min_rating']:g})" if config.get("min_rating") else "")
+        + f": {budget_text(best)}; test = mean ± std over "
+        + f"{len(entry.get('test_runs', []))} seed(s)."
+    )
+
+
+def budget_text(best: dict) -> str:
+    """The search's budget in words: objective, trials, sampler, pruner, epoch cap."""
+    entry = next(iter(best["models"].values()))
     budgets = sorted({e["budget"] for e in best["models"].values() if e["params"]})
     caps = sorted({e["fixed"]["epochs"] for e in best["models"].values() if "epochs" in e["fixed"]})
     pruners = sorted({PRUNING[e["pruner"]["name"]] for e in best["models"].values()})
     return (
-        f"Tuned vs default on {config['dataset']}"
-        + (f" (ratings >= {config['min_rating']:g})" if config.get("min_rating") else "")
-        + f": objective {entry['metric']} on the validation split, "
+        f"objective {entry['metric']} on the validation split, "
         + f"{'/'.join(map(str, budgets)) or 1} trials per model (TPE, sampler seed "
         + f"{entry['sampler']['seed']}, {' / '.join(pruners)}, the default configuration first"
         + (f", deep models capped at {'/'.join(map(str, caps))} epochs" if caps else "")
-        + f"); test = mean ± std over {len(entry.get('test_runs', []))} seed(s)."
+        + ")"
     )
 
 

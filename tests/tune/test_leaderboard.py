@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import pipeline
+from benchmark.report import readme
 from benchmark.tune import leaderboard, search
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +52,24 @@ def test_every_data_set_is_tuned_and_tabulated_and_a_rerun_fits_nothing(tmp_path
         assert len(best["gru"]["test_runs"]) == 2 and best["gru"]["trials"] == 2
         table = (folder / "leaderboard.md").read_text()
         assert "gru" in table and "pop" in table and "± " in table  # two seeds: mean ± sd
+        assert "| gru" in table and "gru (" not in table  # rows named by model; params: tuning.md
+        assert "2 trials per model" in table and "capped at 2 epochs" in table
         rows = (folder / "leaderboard.csv").read_text().splitlines()
         assert rows[0].startswith("setting,dataset,model") and len(rows) > 1
     before = len(calls)
     assert leaderboard.main([str(path)]) == 0
     assert len(calls) == before  # finished trials and test runs are never redone
+
+
+def test_the_readme_shows_a_tuned_data_set_with_its_budget_and_provenance(tmp_path):
+    path = _study(tmp_path, a=SYNTH.format(3))
+    assert leaderboard.main([str(path)]) == 0
+    shown = readme.Shown("Tuned", "board/a", tuned=True)
+    text = readme.block(root=tmp_path, shown=(shown,))
+    assert "### Tuned" in text and "Every model tuned with the same budget" in text
+    assert "| gru" in text and "gru (" not in text
+    assert "written by `python -m" in text  # the test runs' command, from provenance.json
+    assert text == readme.block(root=tmp_path, shown=(shown,))  # generated, so reproducible
 
 
 def test_a_leaderboard_killed_mid_way_resumes_with_nothing_lost_or_duplicated(
