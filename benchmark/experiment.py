@@ -260,7 +260,7 @@ def configs_from_values(values: dict[str, Any]) -> list[RunConfig]:
     options["device"] = resolve_device(str(options.get("device", "auto")))
     dataset = options.pop("dataset", RunConfig().data.dataset)  # a list only from a file
     datasets = list(dataset) if isinstance(dataset, list | tuple) else [dataset]
-    seeds = _seeds(values.get("seeds", [RunConfig().seed]))
+    seeds = seed_list(values.get("seeds", [RunConfig().seed]))
     extra = {str(d): negatives_options(options, str(d)) for d in datasets}
     return [
         RunConfig(model=model)
@@ -291,8 +291,12 @@ def negatives_options(options: dict[str, Any], dataset: str) -> dict[str, Any]:
     }
 
 
-def _seeds(value: Any) -> list[int]:
+def seed_list(value: Any, flag: str = "--seeds") -> list[int]:
+    """`"0,1,2"` or `[0, 1, 2]` -> [0, 1, 2]; not integers or none at all: one-line error."""
     try:
-        return sorted({int(s) for s in as_list(value)})
+        seeds = sorted({int(s) for s in as_list(value)})
     except (TypeError, ValueError):
-        raise InputError(f"--seeds expects comma-separated integers, got {value!r}") from None
+        raise InputError(f"{flag} expects comma-separated integers, got {value!r}") from None
+    if not seeds:
+        raise InputError(f"{flag} is empty; give at least one seed")
+    return seeds

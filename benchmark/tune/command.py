@@ -36,6 +36,7 @@ from benchmark.experiment import (
     merged,
     plugin_list,
     route_params,
+    seed_list,
 )
 from benchmark.tune import search
 from benchmark.tune.best import forget, read_best, write_best
@@ -219,6 +220,13 @@ def parser() -> OneLineParser:
         "brackets of successive halving over epochs (default %(default)s)",
     )
     p.add_argument(
+        "--default-seeds",
+        default=None,
+        help="comma-separated seeds of the default configuration's test runs, shown beside the "
+        "chosen one's (default: --seeds); on the search's --seed it costs no fit (trial 1's "
+        "model is scored)",
+    )
+    p.add_argument(
         "--estimate",
         action="store_true",
         help="time each model's default on a sample, print the expected time of the study "
@@ -257,7 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     values = options(args, early)
     searches, loaded = identified(build_searches(args, values))  # bad data fails here
-    seeds = sorted({int(x) for x in as_list(values.get("seeds", [values["seed"]]))})
+    seeds = seed_list(values.get("seeds", [values["seed"]]))
+    given = args.default_seeds if args.default_seeds is not None else values.get("default_seeds")
+    default_seeds = seeds if given is None else seed_list(given, "--default-seeds")
     out = Path(values["out"])
     restart = restarted(args, searches)
     expected = manifest(searches[0].base, searches[0].metric)  # the data's fingerprint too
@@ -266,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
 
     prepared = prepare_all([searches[0].base], loaded)  # a bad protocol option fails here
     if args.estimate:
-        print(cost_report(estimate_searches(searches, prepared, seeds, values["jobs"]), out))
+        estimate = estimate_searches(searches, prepared, seeds, default_seeds, values["jobs"])
+        print(cost_report(estimate, out))
         return 0
     out.mkdir(parents=True, exist_ok=True)
     with search.file_lock(out / ".tune.lock"):  # one tuning command per OUT at a time
@@ -279,24 +290,26 @@ def main(argv: list[str] | None = None) -> int:
         best = read_best(out)
         best["models"].update({s.base.model.name: search.study_summary(s) for s in searches})
         write_best(out, best)  # before the long test runs
-        run_tests(out, best, searches, seeds, values)
+        run_tests(out, best, searches, (seeds, default_seeds), values)
         write_best(out, best)
         write_tables(out, best, expected)
     write_comparison(out)  # actual / estimate, where the study was estimated first
     return 0
 
 
-def run_tests(out: Path, best: dict, searches: list, seeds: list[int], values: dict) -> None:
+def run_tests(
+    out: Path, best: dict, searches: list, seeds: tuple[list, list], values: dict
+) -> None:
     """Each model's chosen and default configurations, fitted and scored on test once per seed
-    (ordinary run records in OUT/runs/; one run where the two are the same; existing ones are
-    kept unless --force). On the search's seed the trial's own fitted model is scored, where it
+    of `seeds` (the chosen's, the default's): ordinary run records in OUT/runs/, one run where
+    the two are the same, existing ones kept unless --force. On the search's seed the trial's own fitted model is scored, where it
     was kept, instead of fitting the same configuration again. The default's test value is
     reported beside, never used to choose."""
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
-        planned[name] = search.test_configs(s, best["models"][name]["params"], seeds)
-        defaults[name] = search.test_configs(s, {}, seeds)
+        planned[name] = search.test_configs(s, best["models"][name]["params"], seeds[0])
+        defaults[name] = search.test_configs(s, {}, seeds[1])
     groups = [*planned.values(), *defaults.values()]
     configs = list({c.run_id(): c for group in groups for c in group}.values())
     execute(

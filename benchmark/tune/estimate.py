@@ -9,13 +9,17 @@ from benchmark.tune.best import read_best
 
 
 def estimate_searches(
-    searches: list[tuning.Search], prepared: dict, seeds: list[int], jobs: int
+    searches: list[tuning.Search],
+    prepared: dict,
+    seeds: list[int],
+    default_seeds: list[int],
+    jobs: int,
 ) -> dict:
     """The estimate of `benchmark.tune`: each search's remaining trials (timed at the default
     configuration, validation only; a sampled configuration may cost more or less; for a model
     trained in epochs, at the share of its epochs the pruner let such searches train,
-    `TRAINED_SHARE`) and its test runs (the chosen and the default configuration, fitted once
-    per seed and never pruned, less those recorded)."""
+    `TRAINED_SHARE`) and its test runs (the chosen configuration on `seeds`, the default on
+    `default_seeds`, never pruned, less those recorded)."""
     from benchmark.pipeline import prepared_key
 
     models: dict[str, dict] = {}
@@ -34,7 +38,7 @@ def estimate_searches(
             prunable = fit.epochs is not None and remaining > 1  # one trial alone is never pruned
             share = tuning.TRAINED_SHARE[s.pruner] if prunable else 1.0
             scoring = per_user * cost.users_ranked(ready)
-            tests, reused = tests_left(s, seeds)
+            tests, reused = tests_left(s, seeds, default_seeds)
             test_costs = [scoring] * reused + [fit.seconds + scoring] * (tests - reused)
             entry = models.setdefault(name, cost.new_entry())
             cost.add_fit(entry, fit, True)
@@ -51,13 +55,14 @@ def estimate_searches(
     return {**cost.summary("tune", models, [], jobs, device), "wall_seconds": wall}
 
 
-def tests_left(s: tuning.Search, seeds: list[int]) -> tuple[int, int]:
-    """(Test runs of a search without a record: the default's, and the chosen configuration's,
-    once per seed while it is not chosen yet, none when it is the default; how many of them are
-    on the search's seed, where the trial's model is scored and nothing is fitted)."""
+def tests_left(s: tuning.Search, seeds: list[int], default_seeds: list[int]) -> tuple[int, int]:
+    """(Test runs of a search without a record: the default's on `default_seeds`, and the
+    chosen configuration's on `seeds`, counted as its own while it is not chosen yet, none
+    beyond the default's when it is the default; how many of them are on the search's seed,
+    where the trial's model is scored and nothing is fitted)."""
     chosen = read_best(s.out)["models"].get(s.base.model.name, {}).get("params")
-    configs = tuning.test_configs(s, {}, seeds) + (
-        tuning.test_configs(s, chosen, seeds) if chosen else []
+    configs = tuning.test_configs(s, {}, default_seeds) + (
+        tuning.test_configs(s, chosen, seeds) if chosen is not None else []
     )
     missing = {
         c.run_id(): c for c in configs if not records.record_path(s.out, c.run_id()).exists()

@@ -141,6 +141,24 @@ def test_the_test_run_on_the_search_seed_scores_the_trial_model_instead_of_a_ref
     assert kept == test_configs
 
 
+def test_default_seeds_limit_the_default_test_runs_and_the_estimate_counts_them(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    argv = ["--models", "gru", "--trials", "3", "--epochs", "2", "--seeds", "0,1,2"]
+    assert _tune(out, *argv, "--default-seeds", "0", "--estimate") == 0
+    estimated = json.loads((out / "estimate.json").read_text())["models"]["gru"]
+    assert (estimated["test_runs"], estimated["reused_test_runs"]) == (4, 2)  # 3 + default's 1
+    fits = _count_fits(monkeypatch)
+    assert _tune(out, *argv, "--default-seeds", "0") == 0
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    default_runs = [
+        records.read_record(records.record_path(out, i)) for i in entry["default_test_runs"]
+    ]
+    assert [r.seed for r in default_runs] == [0] and len(entry["test_runs"]) == 3
+    assert len(fits) == 3 + 2  # the trials and the chosen configuration's seeds 1 and 2
+
+
 def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
     bests = []
     for name in ("a", "b"):
@@ -402,6 +420,8 @@ class _NoParams:
         ("--models", "itemknn", "--seed", "1"),
         ("--models", "itemknn", "--param", "neighbours=5"),
         ("--models", "itemknn", "--restart", "gru"),
+        ("--models", "itemknn", "--default-seeds", "a"),
+        ("--models", "itemknn", "--default-seeds", ","),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_out_untouched(tmp_path, monkeypatch, capsys, extra):
