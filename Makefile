@@ -64,10 +64,12 @@ ablation: install
 		$(if $(MIN_RATING),--min-rating $(MIN_RATING),) --models $(MODELS) --seed $(SEED) \
 		--device $(DEVICE) $(BUDGET)
 
-# The tuned leaderboard of studies/leaderboard.toml (resumable; `STUDY=file` for another).
+# The tuned leaderboard of studies/leaderboard.toml (resumable; `STUDY=file` for another,
+# `JOBS=2` for two trials at once).
 STUDY ?= studies/leaderboard.toml
+JOBS ?= 1
 leaderboard: install
-	$(BIN)/python -m benchmark.tune.leaderboard $(STUDY)
+	$(BIN)/python -m benchmark.tune.leaderboard $(STUDY) --jobs $(JOBS)
 
 # The README's results block, generated from the committed results folders (a test checks it).
 readme-results: install

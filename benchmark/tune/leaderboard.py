@@ -2,7 +2,7 @@
 
     python -m benchmark.tune.leaderboard studies/leaderboard.toml              # make leaderboard
     python -m benchmark.tune.leaderboard studies/leaderboard.toml --estimate   # its cost first
-    python -m benchmark.tune.leaderboard studies/leaderboard.toml --only s3rec-lastfm
+    python -m benchmark.tune.leaderboard studies/leaderboard.toml --only s3rec-lastfm --jobs 2
 
 The file names the data sets (`[[datasets]]`, each with a `name` and the data options of
 `benchmark.tune`), and for all of them the models, the budget (`trials`, `epochs`, `pruner`) and
@@ -152,10 +152,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", metavar="NAME[,NAME]", help="these data sets of the file (their `name`s) only"
     )
+    parser.add_argument(
+        "--jobs", type=int, help="trials and test runs at once (the file's `jobs`, else 1)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     study = read_study(args.study)
+    if args.jobs is not None:  # N workers share each search (TPE then samples with fewer
+        study["jobs"] = args.jobs  # trials finished, so it may choose otherwise than one)
     out = Path(study.get("out", "results/leaderboard"))
     entries = chosen(study["datasets"], args.only, args.study)
     runs = [(entry["name"], tune_argv(study, entry, out)) for entry in entries]

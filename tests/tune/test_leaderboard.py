@@ -72,6 +72,16 @@ def test_the_readme_shows_a_tuned_data_set_with_its_budget_and_provenance(tmp_pa
     assert text == readme.block(root=tmp_path, shown=(shown,))  # generated, so reproducible
 
 
+def test_jobs_on_the_command_line_reach_every_data_sets_search(tmp_path, monkeypatch):
+    from benchmark.tune import command
+
+    seen = []
+    monkeypatch.setattr(command, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(leaderboard, "write_leaderboard", lambda folder: "")
+    assert leaderboard.main([str(_study(tmp_path)), "--jobs", "2"]) == 0
+    assert len(seen) == 2 and all(argv[argv.index("--jobs") + 1] == "2" for argv in seen)
+
+
 def test_a_leaderboard_killed_mid_way_resumes_with_nothing_lost_or_duplicated(
     tmp_path, monkeypatch
 ):
