@@ -302,9 +302,9 @@ def run_tests(
 ) -> None:
     """Each model's chosen and default configurations, fitted and scored on test once per seed
     of `seeds` (the chosen's, the default's): ordinary run records in OUT/runs/, one run where
-    the two are the same, existing ones kept unless --force. On the search's seed the trial's own fitted model is scored, where it
-    was kept, instead of fitting the same configuration again. The default's test value is
-    reported beside, never used to choose."""
+    the two are the same, existing ones kept unless --force. On the search's seed the trial's
+    own fitted model is scored, where it was kept, instead of fitting the same configuration
+    again. The default's test value is reported beside, never used to choose."""
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
