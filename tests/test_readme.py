@@ -74,3 +74,6 @@ def test_provenance_counts_only_the_records_still_in_the_folder():
     text = readme._provenance("results/x", [first, second, gone], {"a", "b", "d"})
     assert "2 commands (4 runs) at commits `abc`, `def` on cpu, 2026-12-03 to 2026-12-05" in text
     assert "1 h 1 min in all" in text and "(results/x/provenance.json)" in text
+    assert "stopped before" not in text
+    text = readme._provenance("results/x", [first], {"a", "b", "z"})  # z: its writer was killed
+    assert "1 more by a command stopped before it recorded itself" in text

@@ -40,6 +40,9 @@ class Shown:
 
 
 RESULTS = (
+    Shown(
+        "ML-100K, every model tuned (the leaderboard)", "results/leaderboard/ml-100k", tuned=True
+    ),
     Shown("ML-1M (ratings >= 4), trained to early stopping", "results/ml-1m-r4-converged"),
     Shown(
         "Amazon Beauty as S3-Rec published it (s3rec-beauty), trained to early stopping",
@@ -83,7 +86,9 @@ def block(root: Path = ROOT, shown: tuple[Shown, ...] = RESULTS) -> str:
 
 
 def _test_runs(folder: Path) -> list[str]:
-    return [i for e in read_best(folder)["models"].values() for i in e.get("test_runs", [])]
+    """A leaderboard's test runs: the chosen configurations' and the defaults' beside them."""
+    entries = read_best(folder)["models"].values()
+    return [i for e in entries for i in (*e.get("test_runs", []), *e.get("default_test_runs", []))]
 
 
 def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
@@ -93,6 +98,13 @@ def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
     writers = [(e, kept) for e, kept in writers if kept]
     if not writers:
         return f"<sub>`{folder}`: no provenance.json entry names its records.</sub>\n"
+    unnamed = len(present - {run for e in entries for run in e["runs"]})
+    end = (
+        f" {unnamed} more by a command stopped before it recorded itself (each record names "
+        "its commit).</sub>\n"
+        if unnamed
+        else "</sub>\n"
+    )
     head = f"<sub>Records in [`{folder}`]({folder}/); written by "
     if len(writers) == 1:
         ((e, kept),) = writers
@@ -103,7 +115,7 @@ def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
         )
         return (
             f"{head}`{e['command']}` at commit `{_commit(e)}` on {e['device']}, "
-            f"{e['started'][:10]}, {_duration(e['wall_seconds'])} ({count}).</sub>\n"
+            f"{e['started'][:10]}, {_duration(e['wall_seconds'])} ({count}).{end}"
         )
     commits = list(dict.fromkeys(f"`{_commit(e)}`" for e, _ in writers))
     at = f"commit {commits[0]}" if len(commits) == 1 else f"commits {', '.join(commits)}"
@@ -115,7 +127,7 @@ def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
     return (
         f"{head}{len(writers)} commands ({runs} runs) at {at} on {devices}, "
         f"{span}, {wall} in all; each command is in [`provenance.json`]({folder}/provenance.json)."
-        "</sub>\n"
+        + end
     )
 
 

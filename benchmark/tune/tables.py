@@ -64,7 +64,8 @@ def tuning_p_values(out: Path, best: dict, metric: str) -> dict[str, float]:
     for model, entry in best["models"].items():
         tuned = existing_records(out, entry.get("test_runs", []))
         default = existing_records(out, entry.get("default_test_runs", []))
-        if tuned and default and entry["test_runs"] != entry["default_test_runs"]:
+        chose_default = set(entry.get("default_test_runs", [])) <= set(entry["test_runs"])
+        if tuned and default and not chose_default:  # else the same runs, nothing to test
             groups = {"tuned": tuned, "default": default}
             p_value = compare_to(groups, "default", name, protocol, "test").get("tuned")
             if p_value is not None:  # None: no test user in common

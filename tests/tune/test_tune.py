@@ -13,6 +13,7 @@ from benchmark.models import get_model_class, list_models, model_param_fields
 from benchmark.tune import command as tune
 from benchmark.tune import search
 from benchmark.tune import status as tune_status
+from benchmark.tune import tables as tuning_tables
 from benchmark.tune.best import tuned_params
 from protocols import registry
 from protocols.interface import Recommender
@@ -157,6 +158,10 @@ def test_default_seeds_limit_the_default_test_runs_and_the_estimate_counts_them(
     ]
     assert [r.seed for r in default_runs] == [0] and len(entry["test_runs"]) == 3
     assert len(fits) == 3 + 2  # the trials and the chosen configuration's seeds 1 and 2
+    # the default chosen: its one test run is among the chosen's, so no p-value against itself
+    best = json.loads((out / "best.json").read_text())
+    best["models"]["gru"]["test_runs"][0] = entry["default_test_runs"][0]
+    assert "gru" not in tuning_tables.tuning_p_values(out, best, "full:NDCG@10")
 
 
 def test_one_worker_one_seed_gives_the_same_search_twice(tmp_path):
