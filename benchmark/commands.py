@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import typing
 from collections.abc import Callable
 
@@ -23,13 +25,32 @@ def guarded(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | No
     """Bad input and failed runs end with one line on stderr and exit code 2, no traceback."""
 
     def wrapper(argv: list[str] | None = None) -> int:
+        previous = _interrupt_on_sigterm()
         try:
             return main(argv)
         except SeqrecError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _interrupt_on_sigterm():
+    """SIGTERM (`kill`, a session's end) stops a command as Ctrl-C does, so that what it wrote
+    is recorded on the way out (provenance.json's entry, `finished: false`). Returns the
+    handler it replaced, or None off the main thread (where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+    previous = signal.getsignal(signal.SIGTERM)  # None: set outside Python
+    signal.signal(signal.SIGTERM, interrupt)
+    return signal.SIG_DFL if previous is None else previous
 
 
 def setup_logging(verbose: bool) -> None:

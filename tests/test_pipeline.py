@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -91,6 +92,26 @@ def test_records_resume_instead_of_rerunning(tmp_path):
     assert first["device"].startswith("cpu") and first["wall_seconds"] >= 0
     assert first["packages"]["seqrec-bench"] == metadata.version("seqrec-bench")
     assert first["commit"] != ""
+
+
+def test_a_command_stopped_by_sigterm_records_what_it_wrote(tmp_path, monkeypatch):
+    from benchmark import pipeline
+
+    calls, real = [], pipeline.fit_model
+
+    def fit(config, prepared, epoch_hooks=()):
+        calls.append(config.model.name)
+        if len(calls) == 2:  # `kill` while the second model trains
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(config, prepared, epoch_hooks)
+
+    monkeypatch.setattr(pipeline, "fit_model", fit)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, "--models", "pop,itemknn")
+    (entry,) = records.read_provenance(tmp_path / "out")
+    assert len(entry["runs"]) == 1 and entry["finished"] is False
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is the command's alone
 
 
 def test_candidates_are_identical_across_models_and_runs(tmp_path, monkeypatch):
