@@ -32,6 +32,8 @@ DEFAULT_COLUMNS = (
     "full:NDCG@10",
     "full:MRR",
 )
+# the front door's columns: the README's results block and the leaderboard tables
+MAIN_COLUMNS = ("full:HR@10", "full:NDCG@10", "sampled:HR@10")
 BEYOND_COLUMNS = ("full:coverage@10", "full:long_tail@10", "full:ARP@10", "full:Gini@10")
 GAP_METRICS = ("HR@10", "NDCG@10")
 SIGNIFICANCE = ("full", "NDCG@10", 0.05)  # protocol, metric and level of the significance marks

@@ -27,9 +27,8 @@ from benchmark import records
 from benchmark.commands import OneLineParser, guarded, setup_logging
 from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
-from benchmark.report.readme import COLUMNS  # the README's results columns
 from benchmark.report.render import csv_text, markdown
-from benchmark.report.tables import TIDY_HEADER, build_tables
+from benchmark.report.tables import MAIN_COLUMNS, TIDY_HEADER, build_tables
 from benchmark.tune.best import read_best
 from benchmark.tune.tables import budget_text, existing_records
 from protocols.errors import InputError
@@ -99,11 +98,11 @@ def leaderboard_parts(folder: Path) -> tuple[list[str], list[dict], dict]:
     if not recs:
         raise InputError(f"{folder}: no tuned test runs to tabulate")
     parts, tidy = [_about(folder, best)], []
-    for name, table, rows in build_tables(recs, COLUMNS, "test"):
+    for name, table, rows in build_tables(recs, MAIN_COLUMNS, "test"):
         if name == "table":  # the main table; cost and the others stay in tuning's folder
             parts.append(markdown(table))
             tidy += rows
-    return parts, tidy, render_comparison(recs, COLUMNS[:2])
+    return parts, tidy, render_comparison(recs, MAIN_COLUMNS[:2])
 
 
 def write_leaderboard(folder: Path) -> str:
