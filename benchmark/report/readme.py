@@ -4,7 +4,8 @@
     python -m benchmark.report.readme --check   # exit 1 when README.md differs from the results
 
 The block lies between the two marker lines and holds, per folder of `RESULTS`, the main table
-built from its run records (as `benchmark.report` builds it), for a pinned data version the
+built from its run records (as `benchmark.report` builds it; a leaderboard's data set as its
+leaderboard.md has it, from the chosen configurations' test runs), for a pinned data version the
 published figures beside ours (`--published`), and the provenance of those records: the
 command, the commit, the device, the date and the wall time.
 """
@@ -23,7 +24,7 @@ from benchmark.report.published import render_comparison
 from benchmark.report.render import markdown
 from benchmark.report.runs import read_all
 from benchmark.report.tables import MAIN_COLUMNS, build_tables
-from benchmark.tune.best import read_best
+from benchmark.tune.best import all_test_runs, read_best
 from benchmark.tune.leaderboard import leaderboard_parts
 from protocols.errors import InputError
 
@@ -70,7 +71,7 @@ def block(root: Path = ROOT, shown: tuple[Shown, ...] = RESULTS) -> str:
             parts += tables
             if entry.published:
                 parts.append(comparison["md"])
-            present = set(_test_runs(path))
+            present = set(all_test_runs(read_best(path)))
         else:
             recs = read_all([path])
             tables = [
@@ -83,12 +84,6 @@ def block(root: Path = ROOT, shown: tuple[Shown, ...] = RESULTS) -> str:
         parts.append(_provenance(entry.folder, records.read_provenance(path), present))
     parts.append(END)
     return "\n".join(parts)
-
-
-def _test_runs(folder: Path) -> list[str]:
-    """A leaderboard's test runs: the chosen configurations' and the defaults' beside them."""
-    entries = read_best(folder)["models"].values()
-    return [i for e in entries for i in (*e.get("test_runs", []), *e.get("default_test_runs", []))]
 
 
 def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:

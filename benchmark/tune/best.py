@@ -34,6 +34,13 @@ def forget(out: str | Path, models: set[str]) -> None:
         write_best(out, best)
 
 
+def all_test_runs(best: dict) -> list[str]:
+    """Every test run of a finished study: the chosen configurations' and the defaults'."""
+    entries = best["models"].values()
+    runs = [i for e in entries for i in (*e.get("test_runs", []), *e.get("default_test_runs", []))]
+    return list(dict.fromkeys(runs))
+
+
 def tuned_params(out: str | Path) -> dict[str, dict[str, Any]]:
     """{model: parameters} of a finished tuning in OUT: the best searched parameters plus the
     ones fixed on the tuning command line (an epoch cap, say), as the tuned test runs used."""

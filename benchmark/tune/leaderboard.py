@@ -29,7 +29,7 @@ from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
 from benchmark.report.render import csv_text, markdown
 from benchmark.report.tables import MAIN_COLUMNS, TIDY_HEADER, build_tables
-from benchmark.tune.best import read_best
+from benchmark.tune.best import all_test_runs, read_best
 from benchmark.tune.tables import budget_text, existing_records
 from protocols.errors import InputError
 
@@ -125,7 +125,7 @@ def _about(folder: Path, best: dict) -> str:
     """How the configurations were chosen, and what the whole study cost."""
     entries = best["models"].values()
     searched = sum(e["wall_seconds"] for e in entries)
-    tests = {i for e in entries for i in (*e.get("test_runs", []), *e.get("default_test_runs", []))}
+    tests = set(all_test_runs(best))
     fits = existing_records(folder, sorted(tests))
     tested = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in fits)
     wrote = [e for e in records.read_provenance(folder) if tests & set(e["runs"])]
