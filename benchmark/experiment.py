@@ -178,6 +178,7 @@ def merged(args: argparse.Namespace) -> dict[str, Any]:
         "jobs",
         "executor",
         "seeds",
+        "default_seeds",
         "tuned",
     ]:
         given = getattr(args, name, None)

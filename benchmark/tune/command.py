@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     values = options(args, early)
     searches, loaded = identified(build_searches(args, values))  # bad data fails here
     seeds = seed_list(values.get("seeds", [values["seed"]]))
-    given = args.default_seeds if args.default_seeds is not None else values.get("default_seeds")
+    given = values.get("default_seeds")
     default_seeds = seeds if given is None else seed_list(given, "--default-seeds")
     out = Path(values["out"])
     restart = restarted(args, searches)
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         best = read_best(out)
         best["models"].update({s.base.model.name: search.study_summary(s) for s in searches})
         write_best(out, best)  # before the long test runs
-        run_tests(out, best, searches, (seeds, default_seeds), values)
+        run_tests(out, best, searches, seeds, default_seeds, values)
         write_best(out, best)
         write_tables(out, best, expected)
     write_comparison(out)  # actual / estimate, where the study was estimated first
@@ -298,18 +298,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_tests(
-    out: Path, best: dict, searches: list, seeds: tuple[list, list], values: dict
+    out: Path, best: dict, searches: list, seeds: list, default_seeds: list, values: dict
 ) -> None:
-    """Each model's chosen and default configurations, fitted and scored on test once per seed
-    of `seeds` (the chosen's, the default's): ordinary run records in OUT/runs/, one run where
+    """Each model's chosen configuration fitted and scored on test once per seed of `seeds`,
+    its default once per seed of `default_seeds`: ordinary run records in OUT/runs/, one run where
     the two are the same, existing ones kept unless --force. On the search's seed the trial's
     own fitted model is scored, where it was kept, instead of fitting the same configuration
     again. The default's test value is reported beside, never used to choose."""
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
-        planned[name] = search.test_configs(s, best["models"][name]["params"], seeds[0])
-        defaults[name] = search.test_configs(s, {}, seeds[1])
+        planned[name] = search.test_configs(s, best["models"][name]["params"], seeds)
+        defaults[name] = search.test_configs(s, {}, default_seeds)
     groups = [*planned.values(), *defaults.values()]
     configs = list({c.run_id(): c for group in groups for c in group}.values())
     execute(

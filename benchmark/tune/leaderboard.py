@@ -93,11 +93,12 @@ def leaderboard_parts(folder: Path) -> tuple[list[str], list[dict], dict]:
     `render_comparison` returns them). A row is named by its model alone: each model
     has one (chosen) configuration here, its parameters in the folder's tuning.md."""
     best = read_best(folder)
-    run_ids = [i for e in best["models"].values() for i in e.get("test_runs", [])]
-    recs = [_named_by_model(r) for r in existing_records(folder, run_ids)]
+    tests = existing_records(folder, all_test_runs(best))  # the chosen's and the defaults'
+    chosen = {i for e in best["models"].values() for i in e.get("test_runs", [])}
+    recs = [_named_by_model(r) for r in tests if r.run_id in chosen]
     if not recs:
         raise InputError(f"{folder}: no tuned test runs to tabulate")
-    parts, tidy = [_about(folder, best)], []
+    parts, tidy = [_about(folder, best, tests)], []
     for name, table, rows in build_tables(recs, MAIN_COLUMNS, "test"):
         if name == "table":  # the main table; cost and the others stay in tuning's folder
             parts.append(markdown(table))
@@ -121,13 +122,12 @@ def _named_by_model(record: records.RunRecord) -> records.RunRecord:
     return dataclasses.replace(record, config=dataclasses.replace(record.config, model=model))
 
 
-def _about(folder: Path, best: dict) -> str:
-    """How the configurations were chosen, and what the whole study cost."""
-    entries = best["models"].values()
-    searched = sum(e["wall_seconds"] for e in entries)
-    tests = set(all_test_runs(best))
-    fits = existing_records(folder, sorted(tests))
+def _about(folder: Path, best: dict, fits: list[records.RunRecord]) -> str:
+    """How the configurations were chosen, and what the whole study cost (`fits`: its test
+    runs)."""
+    searched = sum(e["wall_seconds"] for e in best["models"].values())
     tested = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in fits)
+    tests = {r.run_id for r in fits}
     wrote = [e for e in records.read_provenance(folder) if tests & set(e["runs"])]
     devices = " / ".join(sorted({e["device"] for e in wrote})) or "an unrecorded device"
     return (
