@@ -10,6 +10,7 @@ from benchmark.experiment import configs_from_values, merged
 from benchmark.pipeline import make_fit_data, prepare
 from benchmark.tune import command as tune
 from benchmark.tune import search
+from benchmark.tune.estimate import DRAWN, drawn_params
 from protocols.sequences import training_windows
 
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed=3"
@@ -143,10 +144,17 @@ def test_tune_estimate_counts_the_remaining_trials_and_the_test_runs(tmp_path):
     assert gru["seconds"] == pytest.approx(gru["search_seconds"] + gru["test_seconds"])
     # on the search's seed the trials' models are scored: only the seed-1 runs fit
     assert gru["reused_test_runs"] == 2
-    fitted = 2 * (gru["fit_seconds"] + gru["test_scoring_seconds"])
-    assert gru["test_seconds"] == pytest.approx(fitted + 2 * gru["test_scoring_seconds"])
+    default = gru["fit_seconds"] + 2 * gru["default_scoring_seconds"]
+    chosen = gru["test_fit_seconds"] + 2 * gru["test_scoring_seconds"]  # not known: the drawn
+    assert gru["test_seconds"] == pytest.approx(default + chosen)
+    # the default is trial 0; the others are priced at configurations drawn from the space
+    assert gru["drawn"] == len(gru["drawn_trial_seconds"]) == DRAWN
+    assert pop["drawn"] == 0 and pop["drawn_trial_seconds"] == []
+    drawn = sum(gru["drawn_trial_seconds"]) / DRAWN
+    trials = gru["default_trial_seconds"] + 2 * drawn
     # the deep model's trials are priced at the share of epochs its pruner lets a search train
     assert gru["trained_share"] == search.TRAINED_SHARE["halving"] and pop["trained_share"] == 1
+    assert gru["search_seconds"] == pytest.approx(trials * gru["trained_share"])
     assert gru["search_seconds"] == pytest.approx(3 * gru["trial_seconds"] * gru["trained_share"])
     assert tune.main([*argv, "--out", str(out), "--estimate", "--pruner", "median"]) == 0
     median = _estimate(out)["models"]["gru"]
@@ -156,6 +164,19 @@ def test_tune_estimate_counts_the_remaining_trials_and_the_test_runs(tmp_path):
     assert tune.main([*argv, "--out", str(out), "--estimate"]) == 0
     gru = _estimate(out)["models"]["gru"]
     assert gru["trials"] == 0 and gru["test_runs"] == 0  # all done: nothing remains
+    assert gru["drawn"] == 0 and gru["seconds"] == 0  # and nothing drawn to price it
+
+
+def test_the_estimate_draws_its_configurations_from_the_space_the_same_each_time():
+    space = search.space_of("gru", {})
+    drawn = drawn_params(space, seed=0)
+    assert len(drawn) == DRAWN and drawn == drawn_params(space, seed=0)
+    assert drawn != drawn_params(space, seed=1)
+    for params in drawn:
+        assert params.keys() == space.keys()
+        for name, value in params.items():
+            d = space[name]
+            assert value in d.values if isinstance(d, search.Choice) else d.lo <= value <= d.hi
 
 
 @pytest.mark.parametrize(
