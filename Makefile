@@ -65,11 +65,12 @@ ablation: install
 		--device $(DEVICE) $(BUDGET)
 
 # The tuned leaderboard of studies/leaderboard.toml (resumable; `STUDY=file` for another,
-# `JOBS=2` for two trials at once).
+# `JOBS=2` for two trials at once, `STOP_AFTER=480` to start nothing new after 8 hours).
 STUDY ?= studies/leaderboard.toml
 JOBS ?= 1
 leaderboard: install
-	$(BIN)/python -m benchmark.tune.leaderboard $(STUDY) --jobs $(JOBS)
+	$(BIN)/python -m benchmark.tune.leaderboard $(STUDY) --jobs $(JOBS) \
+		$(if $(STOP_AFTER),--stop-after $(STOP_AFTER),)
 
 # The README's results block, generated from the committed results folders (a test checks it).
 readme-results: install

@@ -8,10 +8,20 @@ import logging
 import signal
 import sys
 import threading
+import time
 import typing
 from collections.abc import Callable
 
 from protocols.errors import SeqrecError
+
+# The exit code of a command that stopped at its --stop-after time with work left: nothing went
+# wrong, and the same command resumes (sysexits' EX_TEMPFAIL, "try again later").
+STOPPED = 75
+
+
+def past(deadline: float | None) -> bool:
+    """Whether `deadline` (a `time.time()`; None: none) has passed (--stop-after)."""
+    return deadline is not None and time.time() >= deadline
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from benchmark import records
+from benchmark.commands import past
 from benchmark.config import RunConfig
 from benchmark.records import RunRecord
 from protocols.errors import InputError
@@ -125,10 +126,12 @@ def execute(
     ray_address: str | None = None,
     plugins: str = "",
     skip_infeasible: bool = False,
+    stop_at: float | None = None,
 ) -> list[RunRecord]:
     """Run each config whose record is missing (or all with force); return every record.
     A re-ranker that cannot fill every list on its data is refused, or with `skip_infeasible`
-    (a default grid) left out with a warning.
+    (a default grid) left out with a warning. No unit of work starts after `stop_at` (a
+    `time.time()`; local executors): the records of the others are simply not there yet.
 
     Runs that differ only in their re-ranker share one fitted model; a model fitted earlier
     (saved beside its record) is scored again rather than refitted, unless `force`.
@@ -139,7 +142,10 @@ def execute(
     progress = sys.stderr.isatty() and jobs == 1 and executor == "local"
     start, written = time.time(), []
     try:
-        for result in run_units(units, executor, jobs, ray_address, plugins, progress, prepared):
+        results = run_units(
+            units, executor, jobs, ray_address, plugins, progress, prepared, stop_at
+        )
+        for result in results:
             base = result.unit.configs[0].trained_by()
             if result.fitted_model is not None:
                 base_path = records.record_path(out, base.run_id())
@@ -278,9 +284,11 @@ def run_units(
     plugins: str = "",
     progress: bool = False,
     prepared: dict | None = None,
+    stop_at: float | None = None,
 ) -> Iterator[UnitResult]:
     """Results in completion order (in order when run in this process). `prepared` maps
-    `pipeline.prepared_key` to `Prepared` for in-process runs; workers prepare their own."""
+    `pipeline.prepared_key` to `Prepared` for in-process runs; workers prepare their own.
+    Local executors start no unit after `stop_at` (those running finish and are yielded)."""
     if executor not in EXECUTORS:
         raise InputError(f"--executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if jobs < 1:
@@ -291,10 +299,12 @@ def run_units(
         from benchmark.pipeline import prepared_key
 
         for unit in units:
+            if past(stop_at):
+                return
             ready = (prepared or {}).get(prepared_key(unit.configs[0]))
             yield run_unit(unit, progress, plugins, ready)
     else:
-        yield from _processes(units, jobs, plugins)
+        yield from _processes(units, jobs, plugins, stop_at)
 
 
 def threads_per_worker(jobs: int) -> int:
@@ -304,7 +314,9 @@ def threads_per_worker(jobs: int) -> int:
     return max(1, (cores or 1) // jobs)
 
 
-def _processes(units: list[Unit], jobs: int, plugins: str) -> Iterator[UnitResult]:
+def _processes(
+    units: list[Unit], jobs: int, plugins: str, stop_at: float | None = None
+) -> Iterator[UnitResult]:
     threads = threads_per_worker(jobs)
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
     with cf.ProcessPoolExecutor(
@@ -313,7 +325,12 @@ def _processes(units: list[Unit], jobs: int, plugins: str) -> Iterator[UnitResul
         futures = [pool.submit(run_unit, unit, False, plugins) for unit in units]
         try:
             for future in cf.as_completed(futures):
+                if future.cancelled():  # not started before the deadline
+                    continue
                 yield future.result()
+                if past(stop_at):
+                    for waiting in futures:
+                        waiting.cancel()  # those running go on and are still yielded
         except BaseException:
             for future in futures:
                 future.cancel()

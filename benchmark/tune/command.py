@@ -20,10 +20,11 @@ import dataclasses
 import json
 import logging
 import math
+import time
 from pathlib import Path
 
 from benchmark import records
-from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.commands import STOPPED, OneLineParser, guarded, setup_logging
 from benchmark.config import RunConfig
 from benchmark.cost import report as cost_report
 from benchmark.cost import write_comparison
@@ -141,6 +142,8 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         raise InputError(f"--jobs must be >= 1, got {values['jobs']}")
     if args.timeout_minutes is not None and not args.timeout_minutes > 0:
         raise InputError(f"--timeout-minutes must be > 0, got {args.timeout_minutes}")
+    if args.stop_after is not None and not args.stop_after > 0:
+        raise InputError(f"--stop-after must be > 0 minutes, got {args.stop_after}")
     seed = int(values.get("seed", RunConfig().seed))
     configs = configs_from_values({**values, "seeds": [seed]})
     if len({c.data for c in configs}) > 1:
@@ -150,6 +153,7 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     # what the command line fixed
     given = route_params(names, values["param_pairs"], values.get("shortcut_pairs", []))
     out, plugins, timeout = str(values["out"]), values["plugins"], args.timeout_minutes
+    stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
     searches = []
     for config in configs:
         name = config.model.name
@@ -159,7 +163,17 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         trials = args.trials if space else 1  # nothing to search: the default, once
         searches.append(
             search.Search(
-                out, config, fixed, space, metric, trials, seed, timeout, plugins, args.pruner
+                out,
+                config,
+                fixed,
+                space,
+                metric,
+                trials,
+                seed,
+                timeout,
+                plugins,
+                args.pruner,
+                stop_at,
             )
         )
     return searches
@@ -229,7 +243,8 @@ def parser() -> OneLineParser:
     p.add_argument(
         "--estimate",
         action="store_true",
-        help="time each model's default on a sample, print the expected time of the study "
+        help="time each model's default and configurations drawn from its space on a sample, "
+        "print the expected time of the study "
         "(remaining trials and test runs) per model and with --jobs N, write OUT/estimate.json; "
         "run nothing",
     )
@@ -238,6 +253,15 @@ def parser() -> OneLineParser:
         type=float,
         default=None,
         help="per model: no trial starts once its trials have run T minutes (over every call)",
+    )
+    p.add_argument(
+        "--stop-after",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="start no trial or test run once this command has run MINUTES; those running "
+        "finish, the command exits with code 75 and the same command resumes (not part of "
+        "the budget)",
     )
     return p
 
@@ -287,24 +311,33 @@ def main(argv: list[str] | None = None) -> int:
         discard(out, restart)
         prepare_studies(searches)
         search.run_searches(searches, values["jobs"], values["executor"], values["ray_address"])
+        if not all(search.searched(s) for s in searches):
+            return stopped(out, "trials")
         best = read_best(out)
         best["models"].update({s.base.model.name: search.study_summary(s) for s in searches})
         write_best(out, best)  # before the long test runs
-        run_tests(out, best, searches, seeds, default_seeds, values)
+        if not run_tests(out, best, searches, seeds, default_seeds, values):
+            return stopped(out, "test runs")
         write_best(out, best)
         write_tables(out, best, expected)
     write_comparison(out)  # actual / estimate, where the study was estimated first
     return 0
 
 
+def stopped(out: Path, what: str) -> int:
+    log.warning("stopped at --stop-after with %s left; the same command resumes (%s)", what, out)
+    return STOPPED
+
+
 def run_tests(
     out: Path, best: dict, searches: list, seeds: list, default_seeds: list, values: dict
-) -> None:
+) -> bool:
     """Each model's chosen configuration fitted and scored on test once per seed of `seeds`,
     its default once per seed of `default_seeds`: ordinary run records in OUT/runs/, one run where
     the two are the same, existing ones kept unless --force. On the search's seed the trial's
     own fitted model is scored, where it was kept, instead of fitting the same configuration
-    again. The default's test value is reported beside, never used to choose."""
+    again. The default's test value is reported beside, never used to choose. False where
+    `--stop-after` ended it first (best.json's test entries are then left for the resumed run)."""
     planned, defaults = {}, {}
     for s in searches:
         name = s.base.model.name
@@ -312,7 +345,7 @@ def run_tests(
         defaults[name] = search.test_configs(s, {}, default_seeds)
     groups = [*planned.values(), *defaults.values()]
     configs = list({c.run_id(): c for group in groups for c in group}.values())
-    execute(
+    done = execute(
         configs,
         str(out),
         values["force"],
@@ -320,7 +353,10 @@ def run_tests(
         values["jobs"],
         values["ray_address"],
         values["plugins"],
+        stop_at=searches[0].stop_at,
     )
+    if len(done) < len(configs):  # stopped at --stop-after: resumed by the same command
+        return False
     search.forget_unchosen_models(out)
     for model, group in planned.items():
         entry = best["models"][model]
@@ -328,6 +364,7 @@ def run_tests(
         entry["default_test_runs"] = [c.run_id() for c in defaults[model]]
         same_seed = [c.run_id() for c in group if c.seed == searches[0].seed]
         entry["refit_valid"] = refit_valid(out, model, same_seed[0], entry) if same_seed else None
+    return True
 
 
 def refit_valid(out: Path, model: str, run_id: str, entry: dict) -> float:

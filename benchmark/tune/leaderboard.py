@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from benchmark import records
-from benchmark.commands import OneLineParser, guarded, setup_logging
+from benchmark.commands import STOPPED, OneLineParser, guarded, past, setup_logging
 from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
 from benchmark.report.render import csv_text, markdown
@@ -34,6 +36,7 @@ from benchmark.tune.tables import budget_text, existing_records
 from protocols.errors import InputError
 
 LEADERBOARD = "leaderboard"
+log = logging.getLogger("benchmark.tune.leaderboard")
 
 
 def read_study(path: Path) -> dict[str, Any]:
@@ -154,8 +157,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--jobs", type=int, help="trials and test runs at once (the file's `jobs`, else 1)"
     )
+    parser.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="MINUTES",
+        help="start no trial or test run after MINUTES (those running finish; exit code 75; "
+        "the same command resumes)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
+    if args.stop_after is not None and not args.stop_after > 0:
+        raise InputError(f"--stop-after must be > 0 minutes, got {args.stop_after}")
+    stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
     setup_logging(args.verbose)
     study = read_study(args.study)
     if args.jobs is not None:  # N workers share each search (TPE then samples with fewer
@@ -168,6 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     from benchmark.tune.command import main as tune
 
     for name, tune_args in runs:
+        if stop_at is not None and not args.estimate:  # what is left of it, for this data set
+            if past(stop_at):
+                log.warning("stopped at --stop-after before %s; the same command resumes", name)
+                return STOPPED
+            tune_args = [*tune_args, "--stop-after", str((stop_at - time.time()) / 60)]
         code = tune([*tune_args, "--estimate"] if args.estimate else tune_args)
         if code != 0:
             return code

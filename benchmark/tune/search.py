@@ -29,6 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from benchmark import records
+from benchmark.commands import past
 from benchmark.config import RunConfig
 from benchmark.executors import model_to_bytes, ray_session, threads_per_worker
 from benchmark.models import get_model_class, import_plugins, model_config, model_param_fields
@@ -81,6 +82,7 @@ class Search:
     timeout_minutes: float | None = None  # no trial starts once trials ran this long
     plugins: str = ""
     pruner: str = "halving"  # a key of PRUNERS (the default: docs/tuning.md#which-pruner)
+    stop_at: float | None = None  # a time.time() after which no trial starts (--stop-after)
 
     @property
     def max_epochs(self) -> int:
@@ -211,13 +213,26 @@ def file_lock(path: Path):
 
 
 def claim(study: optuna.Study, search: Search) -> optuna.Trial | None:
-    """The next trial, or None when the budget (or the time) is used up."""
+    """The next trial, or None when the budget (or the time) is used up, or `stop_at` passed."""
     with file_lock(Path(search.out) / ".claim.lock"):
         live = study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,))
-        if search.timeout_minutes is not None:
-            if active_seconds(live, time.time()) >= 60 * search.timeout_minutes:
-                return None
-        return study.ask() if len(live) < search.trials else None
+        return None if past(search.stop_at) or spent(live, search) else study.ask()
+
+
+def spent(trials: list[optuna.trial.FrozenTrial], search: Search) -> bool:
+    """Whether `trials` (counted or running) use up the search's budget of trials or time."""
+    if search.timeout_minutes is not None:
+        if active_seconds(trials, time.time()) >= 60 * search.timeout_minutes:
+            return True
+    return len(trials) >= search.trials
+
+
+def searched(search: Search) -> bool:
+    """Whether the search's budget is used up or claimed (not merely stopped at `stop_at`)."""
+    study = existing_study(search.out, search.base.model.name)
+    if study is None:
+        return False
+    return spent(study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,)), search)
 
 
 def active_seconds(trials: list[optuna.trial.FrozenTrial], now: float) -> float:

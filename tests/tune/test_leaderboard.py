@@ -1,15 +1,18 @@
 """benchmark.tune.leaderboard: one study file, every data set tuned, resumable, tables written."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from benchmark import pipeline
+from benchmark import commands, pipeline
 from benchmark.report import readme
 from benchmark.tune import leaderboard, search
+from benchmark.tune.tables import existing_records
 
 ROOT = Path(__file__).resolve().parents[2]
+FIT_MODEL = pipeline.fit_model  # the real one, whatever a test patches in
 SYNTH = "synthetic:n_users=120,n_items=80,n_clusters=6,mean_length=15,seed={}"
 
 
@@ -102,6 +105,69 @@ def test_a_leaderboard_killed_mid_way_resumes_with_nothing_lost_or_duplicated(
         assert len(list((folder / "trials").glob("gru-*.json"))) == len(
             [t for t in counted if t.state == search.TrialState.COMPLETE]
         )
+
+
+def _clock_jumps_after(monkeypatch, fits: int) -> list:
+    """Count fits; from fit number `fits` on, `--stop-after`'s deadline has passed."""
+    calls, real = [], FIT_MODEL
+
+    class Clock:  # what benchmark.commands.past reads
+        @staticmethod
+        def time() -> float:
+            return time.time() + (1e9 if len(calls) >= fits else 0.0)
+
+    def fit(config, prepared, epoch_hooks=()):
+        calls.append(config.run_id())
+        return real(config, prepared, epoch_hooks)
+
+    monkeypatch.setattr(pipeline, "fit_model", fit)
+    monkeypatch.setattr(commands, "time", Clock)
+    return calls
+
+
+def _outcome(folder: Path) -> dict:
+    """What a finished data set chose and measured: parameters and test values per model."""
+    best = json.loads((folder / "best.json").read_text())["models"]
+    return {
+        model: (
+            entry["params"],
+            [
+                r.metric("full", "test", "NDCG@10")
+                for r in existing_records(folder, entry["test_runs"])
+            ],
+        )
+        for model, entry in best.items()
+    }
+
+
+@pytest.mark.parametrize("fits", [2, 5])  # in the first data set's search; in its test runs
+def test_stop_after_ends_between_fits_and_the_same_command_resumes(tmp_path, monkeypatch, fits):
+    whole = _clock_jumps_after(monkeypatch, fits=10**9)  # never: the run to compare with
+    (tmp_path / "whole").mkdir()
+    assert leaderboard.main([str(_study(tmp_path / "whole"))]) == 0
+    path = _study(tmp_path)
+    first = _clock_jumps_after(monkeypatch, fits)
+    assert leaderboard.main([str(path), "--stop-after", "60"]) == commands.STOPPED
+    assert len(first) == fits  # the fit under way finished; none began after the deadline
+    assert not (tmp_path / "board" / "a" / "leaderboard.md").exists()
+    assert not (tmp_path / "board" / "b").exists()
+    again = _clock_jumps_after(monkeypatch, fits=10**9)
+    assert leaderboard.main([str(path), "--stop-after", "60"]) == 0
+    assert len(set(first + again)) == len(first + again)  # nothing fitted twice
+    for name in ("a", "b"):
+        study = search.existing_study(tmp_path / "board" / name, "gru")
+        assert len([t for t in study.get_trials() if t.state in search.COUNTED]) == 2
+    if fits == 5:  # stopped after the searches: the same trials, tests and tables as in one go
+        assert sorted(first + again) == sorted(whole)
+        for name in ("a", "b"):
+            folder = tmp_path / "board" / name
+            assert _outcome(folder) == _outcome(tmp_path / "whole" / "board" / name)
+
+
+def test_stop_after_must_be_positive(tmp_path, capsys):
+    assert leaderboard.main([str(_study(tmp_path)), "--stop-after", "0"]) == 2
+    assert "--stop-after" in capsys.readouterr().err
+    assert not (tmp_path / "board").exists()
 
 
 @pytest.mark.parametrize(
