@@ -45,6 +45,12 @@ RESULTS = (
     Shown(
         "ML-100K, every model tuned (the leaderboard)", "results/leaderboard/ml-100k", tuned=True
     ),
+    Shown(
+        "Last.fm as S3-Rec published it (s3rec-lastfm), every model tuned (the leaderboard)",
+        "results/leaderboard/s3rec-lastfm",
+        published=True,
+        tuned=True,
+    ),
     Shown("ML-1M (ratings >= 4), trained to early stopping", "results/ml-1m-r4-converged"),
     Shown(
         "Amazon Beauty as S3-Rec published it (s3rec-beauty), trained to early stopping",
