@@ -76,7 +76,7 @@ def search_entry(
     prunable = default.fit.epochs is not None and remaining > 1  # one trial alone: never pruned
     share = tuning.TRAINED_SHARE[s.pruner] if prunable else 1.0
 
-    (tests, reused), (chosen_tests, chosen_reused) = tests_left(s, seeds, default_seeds)
+    (tests, reused), (chosen_tests, chosen_reused) = tests_left(s, chosen, seeds, default_seeds)
     if chosen is None:  # a configuration of the space, not known yet
         fit = dataclasses.replace(default.fit, seconds=mean(t.fit.seconds for t in sampled))
         picked = Timed(
@@ -134,13 +134,12 @@ def run_costs(config: Timed, runs: int, reused: int) -> list[float]:
 
 
 def tests_left(
-    s: tuning.Search, seeds: list[int], default_seeds: list[int]
+    s: tuning.Search, chosen: dict | None, seeds: list[int], default_seeds: list[int]
 ) -> tuple[tuple[int, int], tuple[int, int]]:
     """Test runs of a search without a record, as (runs, those on the search's seed, where the
     trial's model is scored and nothing is fitted): the default's on `default_seeds`, then the
-    chosen configuration's on `seeds` (counted as its own while it is not chosen yet, none
-    beyond the default's when it is the default)."""
-    chosen = read_best(s.out)["models"].get(s.base.model.name, {}).get("params")
+    chosen configuration's on `seeds` (`chosen`: its parameters, None while it is not chosen
+    yet, then counted as its own; none beyond the default's when it is the default)."""
     defaults = missing(tuning.test_configs(s, {}, default_seeds), s.out)
     if chosen is None:
         unknown = seeds if s.space else []

@@ -40,6 +40,7 @@ from protocols.search_space import Choice, Domain, Float, Int
 log = logging.getLogger(__name__)
 JOURNAL = "study.journal"
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED)  # trials that use up the budget
+CLAIMED = COUNTED + (TrialState.RUNNING,)  # ...and those that will
 # How hopeless trials stop, fed by the trainer's validation NDCG@10 after every epoch; the
 # default configuration (trial 0) is never pruned: it trains to the full budget.
 # median: below the median of earlier trials at the same epoch (after 3 finished trials, from
@@ -215,7 +216,7 @@ def file_lock(path: Path):
 def claim(study: optuna.Study, search: Search) -> optuna.Trial | None:
     """The next trial, or None when the budget (or the time) is used up, or `stop_at` passed."""
     with file_lock(Path(search.out) / ".claim.lock"):
-        live = study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,))
+        live = study.get_trials(deepcopy=False, states=CLAIMED)
         return None if past(search.stop_at) or spent(live, search) else study.ask()
 
 
@@ -232,7 +233,7 @@ def searched(search: Search) -> bool:
     study = existing_study(search.out, search.base.model.name)
     if study is None:
         return False
-    return spent(study.get_trials(deepcopy=False, states=COUNTED + (TrialState.RUNNING,)), search)
+    return spent(study.get_trials(deepcopy=False, states=CLAIMED), search)
 
 
 def active_seconds(trials: list[optuna.trial.FrozenTrial], now: float) -> float:
