@@ -22,7 +22,7 @@ from tabulate import tabulate
 from benchmark import records
 from benchmark.records import RunRecord
 from benchmark.report.render import Summary, csv_text
-from benchmark.report.runs import by_label, read_all
+from benchmark.report.runs import by_label, dataset_label, read_all
 from benchmark.report.tables import summary
 
 TABLE = Path(__file__).with_name("published.csv")
@@ -83,7 +83,10 @@ def comparison(recs: list[RunRecord], columns: tuple[str, ...], split: str = "te
     """(rows, sources): per model and metric with a published figure, ours (mean over seeds),
     the published range and ours over each end of it; the sources numbered in order of use."""
     table, sources, rows = read_table(), {}, []
-    for label, runs in by_label(recs).items():
+    per_data = {}  # one data set's runs at a time: a label names a model on each
+    for r in recs:
+        per_data.setdefault(dataset_label(r), []).append(r)
+    for label, runs in ((k, v) for d in per_data.values() for k, v in by_label(d).items()):
         first = runs[0]
         for column in columns:
             protocol, metric = column.split(":")

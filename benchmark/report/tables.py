@@ -74,8 +74,9 @@ def _caption(runs: dict[str, list[RunRecord]], split: str, spread: bool = True) 
 
 
 def significance(runs: list[RunRecord], split: str, order) -> tuple[dict[str, float], str]:
-    """({label: Holm-adjusted p-value against the best baseline}, the caption sentence)."""
-    protocol, metric, level = SIGNIFICANCE
+    """({label: Holm-adjusted p-value against the best baseline}, that baseline's label; "" when
+    there is none to compare with)."""
+    protocol, metric, _ = SIGNIFICANCE
     labels = by_label(runs, order)
     baselines = {k: v for k, v in labels.items() if v[0].is_baseline}
     if not baselines or len(labels) < 2:
@@ -86,14 +87,29 @@ def significance(runs: list[RunRecord], split: str, order) -> tuple[dict[str, fl
         return {}, ""
     best = max(means, key=means.get)
     try:
-        adjusted = compare_to(labels, best, metric, protocol, split)
+        return compare_to(labels, best, metric, protocol, split), best
     except (FileNotFoundError, KeyError):  # records written without per-user ranks
         return {}, ""
-    sentence = (
-        f" * = {protocol}-ranking per-user {metric} differs from the best baseline ({best}) "
-        f"at p < {level} ({TEST_NAME})."
+
+
+def _significance_text(best: dict[str, str]) -> str:
+    """The caption's sentence on the marks; `best`: {data set: its best baseline} ("" as the
+    data set of a table with one)."""
+    protocol, metric, level = SIGNIFICANCE
+    named = {name: b for name, b in best.items() if b}
+    if not named:
+        return ""
+    against = (
+        f"the best baseline ({next(iter(named.values()))})"
+        if list(best) == [""]
+        else "its data set's best baseline ("
+        + ", ".join(f"{name}: {b}" for name, b in named.items())
+        + ")"
     )
-    return adjusted, sentence
+    return (
+        f" * = {protocol}-ranking per-user {metric} differs from {against} at p < {level} "
+        f"({TEST_NAME})."
+    )
 
 
 def build_tables(recs: list[RunRecord], columns, split: str, order=()) -> list[tuple]:
@@ -102,12 +118,11 @@ def build_tables(recs: list[RunRecord], columns, split: str, order=()) -> list[t
     for datasets in grouped(recs).values():
         caption = _caption(datasets, split)
         labels = list(by_label([r for rs in datasets.values() for r in rs], order))
-        tidy, marks, sentences = [], {}, []
+        tidy, marks, best = [], {}, {}
         setting = setting_text(next(iter(datasets.values()))[0])
         cells: dict[str, list] = {lab: [] for lab in labels}
         for name, runs in datasets.items():
-            p_values, sentence = significance(runs, split, order)
-            sentences.append(f" {name}:{sentence}" if sentence and len(datasets) > 1 else sentence)
+            p_values, best[name if len(datasets) > 1 else ""] = significance(runs, split, order)
             runs_of = by_label(runs, order)
             for lab in labels:
                 values = [summary(runs_of.get(lab, []), col, split) for col in columns]
@@ -121,9 +136,7 @@ def build_tables(recs: list[RunRecord], columns, split: str, order=()) -> list[t
                         tidy.append(_tidy(setting, name, lab, col, split, v, p))
         groups = tuple((name if len(datasets) > 1 else "", tuple(columns)) for name in datasets)
         text = (
-            caption
-            + "".join(s for s in sentences if s)
-            + " Best accuracy value in bold, second underlined."
+            caption + _significance_text(best) + " Best accuracy value in bold, second underlined."
         )
         rows = tuple((lab, tuple(cells[lab])) for lab in labels)
         out.append(("table", Table(text, groups, rows, marks=marks), tidy))

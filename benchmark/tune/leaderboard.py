@@ -97,8 +97,7 @@ def leaderboard_parts(folder: Path) -> tuple[list[str], list[dict], dict]:
     has one (chosen) configuration here, its parameters in the folder's tuning.md."""
     best = read_best(folder)
     tests = existing_records(folder, all_test_runs(best))  # the chosen's and the defaults'
-    chosen = {i for e in best["models"].values() for i in e.get("test_runs", [])}
-    recs = [_named_by_model(r) for r in tests if r.run_id in chosen]
+    recs = chosen_records(best, tests)
     if not recs:
         raise InputError(f"{folder}: no tuned test runs to tabulate")
     parts, tidy = [_about(folder, best, tests)], []
@@ -118,6 +117,13 @@ def write_leaderboard(folder: Path) -> str:
     if "csv" in comparison:
         records.write_text(folder / "published.csv", comparison["csv"])
     return text
+
+
+def chosen_records(best: dict, tests: list[records.RunRecord]) -> list[records.RunRecord]:
+    """The chosen configurations' test runs among `tests` (best.json's `best`), each named by
+    its model alone."""
+    chosen = {i for e in best["models"].values() for i in e.get("test_runs", [])}
+    return [_named_by_model(r) for r in tests if r.run_id in chosen]
 
 
 def _named_by_model(record: records.RunRecord) -> records.RunRecord:

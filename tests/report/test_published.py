@@ -54,6 +54,15 @@ def test_ours_beside_the_range_of_the_sources(tmp_path):
     assert any("PopRec counted on all data" in s for s in sources)
 
 
+def test_a_model_on_two_data_sets_is_compared_on_each_apart(tmp_path):
+    _record(tmp_path, "sasrec", 0.0330)
+    _record(tmp_path, "sasrec", 0.0400, dataset="s3rec-lastfm")
+    rows, _ = comparison(records.read_records(tmp_path), ("full:NDCG@10",))
+    ours = {r[0]: r[3].mean for r in rows}
+    assert ours == {"s3rec-beauty": pytest.approx(0.0330), "s3rec-lastfm": pytest.approx(0.04)}
+    assert {(r[0], r[4]) for r in rows} == {("s3rec-beauty", 0.0318), ("s3rec-lastfm", 0.0390)}
+
+
 def test_only_the_version_and_protocol_as_published_match(tmp_path):
     _record(tmp_path / "a", "sasrec", 0.03, min_rating=4.0)  # our own filter: another version
     _record(tmp_path / "b", "sasrec", 0.03, dataset="amazon-beauty")  # a recipe, not the file

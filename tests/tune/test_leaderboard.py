@@ -4,12 +4,14 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmark import commands, pipeline
 from benchmark.report import readme
 from benchmark.tune import leaderboard, search
 from benchmark.tune.tables import existing_records
+from protocols.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 FIT_MODEL = pipeline.fit_model  # the real one, whatever a test patches in
@@ -64,15 +66,29 @@ def test_every_data_set_is_tuned_and_tabulated_and_a_rerun_fits_nothing(tmp_path
     assert len(calls) == before  # finished trials and test runs are never redone
 
 
-def test_the_readme_shows_a_tuned_data_set_with_its_budget_and_provenance(tmp_path):
-    path = _study(tmp_path, a=SYNTH.format(3))
+def test_the_readme_shows_each_tuned_data_set_as_a_column_with_its_budget_and_provenance(
+    tmp_path,
+):
+    rng = np.random.default_rng(0)
+    other = tmp_path / "other.txt"  # a second data set, under its own name (`other`)
+    other.write_text("".join(f"{u} " + " ".join(map(str, rng.integers(1, 60, 12))) + "\n"
+                             for u in range(1, 100)))  # fmt: skip
+    path = _study(tmp_path, a=SYNTH.format(3), b=f"seq:{other}")
     assert leaderboard.main([str(path)]) == 0
-    shown = readme.Shown("Tuned", "board/a", tuned=True)
-    text = readme.block(root=tmp_path, shown=(shown,))
-    assert "### Tuned" in text and "Every model tuned with the same budget" in text
-    assert "| gru" in text and "gru (" not in text
-    assert "written by `python -m" in text  # the test runs' command, from provenance.json
-    assert text == readme.block(root=tmp_path, shown=(shown,))  # generated, so reproducible
+    shown = (readme.Shown("board/a", tuned=True), readme.Shown("board/b", tuned=True))
+    text = readme.block(root=tmp_path, shown=shown)
+    header = next(line for line in text.splitlines() if line.startswith("| model"))
+    assert header.count("full:NDCG@10") == 2  # one column per data set, one table
+    assert sum(line.startswith("| gru ") for line in text.splitlines()) == 1
+    assert "gru (" not in text  # rows named by model; the chosen parameters are in tuning.md
+    assert text.count("every model tuned, objective full:NDCG@10") == 2
+    assert "capped at 2 epochs" in text and "2 seeds" in text
+    assert text.count("written by `python -m") == 2  # each folder's provenance.json
+    assert "its data set's best baseline" in text
+    assert text == readme.block(root=tmp_path, shown=shown)  # generated, so reproducible
+    twice = (shown[0], readme.Shown("board/a", "again"))
+    with pytest.raises(InputError, match="synthetic is already a column"):
+        readme.block(root=tmp_path, shown=twice)
 
 
 def test_jobs_on_the_command_line_reach_every_data_sets_search(tmp_path, monkeypatch):
