@@ -73,12 +73,13 @@ def block(root: Path = ROOT, shown: tuple[Shown, ...] = RESULTS) -> str:
             present, trained, table = {r.run_id for r in recs}, entry.trained, "table"
         if not recs:
             raise InputError(f"{path}: no test runs to tabulate")
-        if dataset_label(recs[0]) in {dataset_label(r) for r in every}:
-            raise InputError(f"{path}: {dataset_label(recs[0])} is already a column of the table")
+        name = dataset_label(recs[0])
+        if name in {dataset_label(r) for r in every}:
+            raise InputError(f"{path}: {name} is already a column of the table")
         every += recs
         seeds = len({r.seed for r in recs})
         notes.append(
-            f"- **{dataset_label(recs[0])}**: {trained}, {seeds} seed{'s' * (seeds > 1)}; every "
+            f"- **{name}**: {trained}, {seeds} seed{'s' * (seeds > 1)}; every "
             f"metric in [`{table}.md`]({entry.folder}/{table}.md).\n  "
             + _provenance(entry.folder, records.read_provenance(path), present)
         )
