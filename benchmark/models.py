@@ -80,7 +80,8 @@ def model_config(name: str, given: dict[str, Any]) -> ModelConfig:
     resolved = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
     defaults = cls.Params()
     changed = tuple(k for k in sorted(resolved) if resolved[k] != getattr(defaults, k))
-    return ModelConfig(name, tuple(sorted(resolved.items())), changed, code_fingerprint(name))
+    code = code_fingerprint(name, resolved.get("loss"))
+    return ModelConfig(name, tuple(sorted(resolved.items())), changed, code)
 
 
 # The code that decides every model's numbers: the protocol (split, candidates, ranks,
@@ -90,13 +91,19 @@ PROTOCOL_CODE = ("protocols", "benchmark.datasets", "benchmark.pipeline")
 OWN_FINGERPRINT = ("protocols.rerank",)
 
 
-def code_fingerprint(name: str) -> str:
+def code_fingerprint(name: str, loss: str | None = None) -> str:
     """`seqrec-bench 0.3.0 / <hash>`: the package version and a hash of the source of every
     module defining the model class or one of its bases (so a plugin's edited code counts) and
     of the modules of their packages these use (`used_modules`), of the modules it names in
     `code_modules` (the deep models' trainer and losses), and of every module of
-    `PROTOCOL_CODE`, so that a changed protocol never reuses an old record."""
-    return _fingerprint(get_model_class(name))
+    `PROTOCOL_CODE`, so that a changed protocol never reuses an old record; and of the module
+    of `loss`, the training loss the run selects, where none of those holds it (a plugin's)."""
+    loss_module = None
+    if loss:
+        from seqmodels.losses import LOSSES
+
+        loss_module = inspect.getmodule(LOSSES.entries.get(loss))
+    return _fingerprint(get_model_class(name), loss_module)
 
 
 @functools.cache
@@ -138,7 +145,7 @@ def used_modules(roots: list[ModuleType | None]) -> list[ModuleType]:
 
 
 @functools.cache
-def _fingerprint(cls: type) -> str:
+def _fingerprint(cls: type, loss_module: ModuleType | None = None) -> str:
     try:
         version = metadata.version("seqrec-bench")
     except metadata.PackageNotFoundError:
@@ -147,7 +154,7 @@ def _fingerprint(cls: type) -> str:
     modules = []
     named = [importlib.import_module(name) for name in cls.code_modules]
     own = used_modules([inspect.getmodule(klass) for klass in cls.__mro__])
-    for module in [*own, *named, *protocol_modules()]:
+    for module in [*own, *named, *protocol_modules(), loss_module]:
         if module is None or module.__name__ in ("builtins", "abc") or module in modules:
             continue
         modules.append(module)

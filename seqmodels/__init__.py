@@ -14,6 +14,7 @@ from seqmodels import (
     losses,
     mlp,
     narm,
+    per_position,
     sasrec,
 )
 
@@ -31,5 +32,6 @@ __all__ = [
     "losses",
     "mlp",
     "narm",
+    "per_position",
     "sasrec",
 ]

@@ -12,9 +12,10 @@ sampled softmax (`sampled-ce`, 256 uniform negatives, with the logQ correction);
 block, one head, dropout 0.2, learning rate 1e-3. Their leave-one-out configuration file for
 Beauty (`configs/paper/loo/s3_beauty_ligr.yaml`) says d = 256 instead; on this file's
 validation users d = 64 scored higher (NDCG@10 0.0623 against 0.0592, docs/reproduction.md).
-Changes: the negatives are shared by a batch (the trainer's `sampled-ce`); input and output
-item embeddings are one table, as in every model here; early stopping waits 10 epochs (the
-authors' 50, with a cap of 200 epochs).
+Changes: the negatives are shared by a batch (the trainer's `sampled-ce`), where the authors'
+library (RecTools) draws them for each position (`--loss sampled-ce-position`) and leaves the
+logQ correction out; input and output item embeddings are one table, as in every model here;
+early stopping waits 10 epochs (the authors' 50, with a cap of 200 epochs).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class ESASRecParams(TrainParams):
     loss: str = "sampled-ce"
     negatives: int = 256
 
-    losses: ClassVar[tuple[str, ...] | None] = ("sampled-ce", "ce")  # softmax objectives
+    losses: ClassVar[tuple[str, ...] | None] = ("sampled-ce", "sampled-ce-position", "ce")
 
     def __post_init__(self) -> None:
         super().__post_init__()

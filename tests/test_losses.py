@@ -36,7 +36,7 @@ def test_the_built_in_losses_are_registered():
     assert {"ce", "bce", "sampled-ce", "gbce"} <= set(list_losses())
 
 
-@pytest.mark.parametrize("loss", ["ce", "bce", "sampled-ce", "gbce"])
+@pytest.mark.parametrize("loss", ["ce", "bce", "sampled-ce", "gbce", "sampled-ce-position"])
 def test_every_loss_trains_and_falls(loss, fit_data):
     # six epochs: on this data, with popularity-drawn negatives, the sampled softmax's loss
     # can rise for two or three epochs before it falls
@@ -171,6 +171,54 @@ def test_sampled_softmax_with_the_whole_catalogue_once_is_the_full_softmax():
     sampled = F.cross_entropy(logits, torch.tensor([0]))
     full = F.cross_entropy(scores[1:][None], torch.tensor([3]))
     torch.testing.assert_close(sampled, full)
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "popularity"])
+def test_per_position_negatives_are_the_shared_loss_row_by_row(sampler):
+    """`sampled-ce-position` with every row drawing the same set is `sampled-ce` with that set
+    (the same logQ correction; a negative that is the row's own positive left out), and its
+    rows draw their own negatives from q, never the padding."""
+    torch.manual_seed(4)
+    n_items, d, k = 9, 4, 5
+    popularity = np.arange(n_items + 1, dtype=float)
+    params = dataclasses.replace(TrainParams(), negatives=k, sampler=sampler)
+    shared = create_loss("sampled-ce", params, n_items, popularity)
+    per_row = create_loss("sampled-ce-position", params, n_items, popularity)
+    net = nn.Module()
+    net.items = nn.Embedding(n_items + 1, d)
+    net.item_scores = lambda states: states @ net.items.weight.T
+    states, positives = torch.randn(6, d), torch.tensor([1, 3, 5, 2, 9, 3])
+    drawn = torch.tensor([3, 7, 7, 1, 9])  # holds the positives of four rows
+    shared.draw = lambda device: drawn
+    per_row.draw_per_row = lambda rows, device: drawn.expand(rows, -1)
+    torch.testing.assert_close(per_row(net, states, positives), shared(net, states, positives))
+
+    rows = create_loss("sampled-ce-position", params, n_items, popularity).draw_per_row(
+        2000, torch.device("cpu")
+    )
+    assert rows.shape == (2000, k) and int(rows.min()) >= 1 and int(rows.max()) <= n_items
+    assert len({tuple(r) for r in rows.tolist()}) > 1000  # each row its own draw
+
+
+def test_the_selected_loss_module_counts_in_the_code_fingerprint(monkeypatch):
+    # a loss outside seqmodels.losses (this one, or a plugin's) is code the run depends on
+    import inspect
+
+    import seqmodels.per_position
+    from benchmark import models
+
+    own = models.model_config("gru", {"loss": "sampled-ce-position"}).code
+    shared, default = (models.model_config("gru", {"loss": x}).code for x in ("sampled-ce", "ce"))
+    assert own != default and shared == default  # the built-in losses are hashed already
+    real = inspect.getsource
+    edited = lambda m: real(m) + "# edited" if m is seqmodels.per_position else real(m)  # noqa: E731
+    monkeypatch.setattr(inspect, "getsource", edited)
+    models._fingerprint.cache_clear()
+    try:
+        assert models.model_config("gru", {"loss": "sampled-ce-position"}).code != own
+        assert models.model_config("gru", {}).code == default
+    finally:
+        models._fingerprint.cache_clear()
 
 
 def test_full_softmax_is_over_the_real_items_and_never_the_padding_row():

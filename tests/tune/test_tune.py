@@ -464,7 +464,7 @@ def test_a_model_whose_code_changed_is_not_resumed(tmp_path, monkeypatch, capsys
     out = tmp_path / "out"
     assert _tune(out, "--models", "itemknn", "--trials", "2") == 0
     before = _snapshot(out)
-    monkeypatch.setattr(models, "code_fingerprint", lambda name: "seqrec-bench / edited")
+    monkeypatch.setattr(models, "code_fingerprint", lambda name, loss=None: "seqrec-bench / edited")
     capsys.readouterr()
     assert _tune(out, "--models", "itemknn", "--trials", "3") == 2
     assert "model code" in _one_error_line(capsys) and _snapshot(out) == before
