@@ -170,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         help="start no trial or test run after MINUTES (those running finish; exit code 75; "
         "the same command resumes)",
     )
+    parser.add_argument(
+        "--restart",
+        metavar="MODEL[,MODEL]",
+        default="",
+        help="discard these models' searches and search them again, as benchmark.tune --restart "
+        "(after their code or space changed); this sitting only: a resumed one must not repeat it",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     if args.stop_after is not None and not args.stop_after > 0:
@@ -181,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         study["jobs"] = args.jobs  # trials finished, so it may choose otherwise than one)
     out = Path(study.get("out", "results/leaderboard"))
     entries = chosen(study["datasets"], args.only, args.study)
-    runs = [(entry["name"], tune_argv(study, entry, out)) for entry in entries]
+    restart = ["--restart", args.restart] if args.restart else []
+    runs = [(entry["name"], [*tune_argv(study, entry, out), *restart]) for entry in entries]
     for _, tune_args in runs:  # all of it checked before anything runs
         check(tune_args)
     from benchmark.tune.command import main as tune

@@ -180,6 +180,32 @@ def test_stop_after_ends_between_fits_and_the_same_command_resumes(tmp_path, mon
             assert _outcome(folder) == _outcome(tmp_path / "whole" / "board" / name)
 
 
+def test_a_model_whose_code_changed_is_searched_again_only_with_restart(
+    tmp_path, monkeypatch, capsys
+):
+    from benchmark import models
+
+    path = _study(tmp_path, a=SYNTH.format(3))
+    assert leaderboard.main([str(path)]) == 0
+    real = models.code_fingerprint
+    edited = lambda name, loss=None: real(name, loss) + ("-edited" if name == "gru" else "")  # noqa: E731
+    monkeypatch.setattr(models, "code_fingerprint", edited)
+    capsys.readouterr()
+    assert leaderboard.main([str(path)]) == 2  # refused, not resumed with the old trials
+    assert "study of gru was searched with another model code" in capsys.readouterr().err
+    fitted = []
+
+    def fit(config, prepared, epoch_hooks=()):
+        fitted.append(config.model.name)
+        return FIT_MODEL(config, prepared, epoch_hooks)
+
+    monkeypatch.setattr(pipeline, "fit_model", fit)
+    assert leaderboard.main([str(path), "--restart", "gru"]) == 0
+    assert set(fitted) == {"gru"} and len(fitted) >= 2  # gru searched again; pop's runs kept
+    study = search.existing_study(tmp_path / "board" / "a", "gru")
+    assert study.user_attrs["code"].endswith("-edited") and len(study.trials) == 2
+
+
 def test_stop_after_must_be_positive(tmp_path, capsys):
     assert leaderboard.main([str(_study(tmp_path)), "--stop-after", "0"]) == 2
     assert "--stop-after" in capsys.readouterr().err
