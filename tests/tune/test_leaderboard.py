@@ -33,12 +33,13 @@ def _study(tmp_path, body: str = "", **datasets) -> Path:
     return path
 
 
-def _fits(monkeypatch, fail_on=None):
-    """Count fits by data set; raise KeyboardInterrupt at fit n of data set d (fail_on=(d, n))."""
+def _fits(monkeypatch, fail_on=None, key=lambda config: config.data.dataset):
+    """Count fits by data set (or `key`); raise KeyboardInterrupt at fit n of data set d
+    (fail_on=(d, n))."""
     calls, real = [], pipeline.fit_model
 
     def fit(config, prepared, epoch_hooks=()):
-        calls.append(config.data.dataset)
+        calls.append(key(config))
         if fail_on is not None and calls.count(fail_on[0]) == fail_on[1]:
             raise KeyboardInterrupt  # the process killed mid-way
         return real(config, prepared, epoch_hooks)
@@ -193,13 +194,7 @@ def test_a_model_whose_code_changed_is_searched_again_only_with_restart(
     capsys.readouterr()
     assert leaderboard.main([str(path)]) == 2  # refused, not resumed with the old trials
     assert "study of gru was searched with another model code" in capsys.readouterr().err
-    fitted = []
-
-    def fit(config, prepared, epoch_hooks=()):
-        fitted.append(config.model.name)
-        return FIT_MODEL(config, prepared, epoch_hooks)
-
-    monkeypatch.setattr(pipeline, "fit_model", fit)
+    fitted = _fits(monkeypatch, key=lambda config: config.model.name)
     assert leaderboard.main([str(path), "--restart", "gru"]) == 0
     assert set(fitted) == {"gru"} and len(fitted) >= 2  # gru searched again; pop's runs kept
     study = search.existing_study(tmp_path / "board" / "a", "gru")
