@@ -27,11 +27,16 @@ def write_best(out: str | Path, best: dict) -> None:
 
 
 def forget(out: str | Path, models: set[str]) -> None:
-    """Drop the entries of `models` from OUT/best.json (their searches are being discarded)."""
+    """Drop the entries of `models` from OUT/best.json (their searches are being discarded), then
+    their test runs' files in OUT/runs, so that no table of OUT shows a run of the old search."""
     best = read_best(out)
     if models & set(best["models"]):
+        dropped = {"models": {k: v for k, v in best["models"].items() if k in models}}
         best["models"] = {k: v for k, v in best["models"].items() if k not in models}
         write_best(out, best)
+        for run_id in all_test_runs(dropped):
+            for path in (Path(out) / "runs").glob(f"{run_id}.*"):
+                path.unlink()
 
 
 def all_test_runs(best: dict) -> list[str]:

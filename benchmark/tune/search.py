@@ -149,8 +149,8 @@ def existing_study(out: str | Path, model: str) -> optuna.Study | None:
 
 
 def discard_study(out: str | Path, model: str) -> None:
-    """Forget the model's search in OUT: its study and its trial records (test runs stay in
-    OUT/runs; best.json is the caller's)."""
+    """Forget the model's search in OUT: its study and its trial records (its test runs and its
+    entry of best.json are the caller's, `best.forget`)."""
     if existing_study(out, model) is not None:
         optuna.delete_study(study_name=model, storage=storage(out))
     for path in sorted((Path(out) / "trials").glob(f"{model}-[0-9][0-9][0-9][0-9]*")):

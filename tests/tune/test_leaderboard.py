@@ -194,11 +194,18 @@ def test_a_model_whose_code_changed_is_searched_again_only_with_restart(
     capsys.readouterr()
     assert leaderboard.main([str(path)]) == 2  # refused, not resumed with the old trials
     assert "study of gru was searched with another model code" in capsys.readouterr().err
+    runs = tmp_path / "board" / "a" / "runs"
+    before = {p.name for p in runs.glob("*.json")}
     fitted = _fits(monkeypatch, key=lambda config: config.model.name)
     assert leaderboard.main([str(path), "--restart", "gru"]) == 0
     assert set(fitted) == {"gru"} and len(fitted) >= 2  # gru searched again; pop's runs kept
     study = search.existing_study(tmp_path / "board" / "a", "gru")
     assert study.user_attrs["code"].endswith("-edited") and len(study.trials) == 2
+    # the old search's test runs are gone with it; pop's stay
+    after = {p.name for p in runs.glob("*.json")}
+    old_gru = {name for name in before if name.startswith("gru-")}
+    assert old_gru and not old_gru & after and any(n.startswith("gru-") for n in after)
+    assert {name for name in before if name.startswith("pop-")} <= after
 
 
 def test_stop_after_must_be_positive(tmp_path, capsys):
