@@ -2,6 +2,7 @@
 
     python bench/bench_speed.py --dataset synthetic:n_users=22363,n_items=12101,mean_length=9,min_length=5
     python bench/bench_speed.py --dataset ml-1m --min-rating 4
+    python bench/bench_speed.py --dataset s3rec-beauty --eval-models mf-als --param factors=238 --train-models ""
 
 Evaluation: valid and test users ranked under both protocols (full with a top list, sampled
 with the run's negatives) plus the sampled-to-full estimate: once solving its corrections, then
@@ -16,6 +17,7 @@ has its own floor, the same count over the validation users. Training: the faste
 softmax, forward and backward, over as many target positions as an epoch has, in batches of
 the same size. Best-of timings, because other tenants of a shared machine only ever add time.
 Ratios to floors timed in the same process hold on a shared machine; seconds do not.
+`--param [model:]key=value` (repeatable) sets an evaluated model's parameter, as `benchmark.run`'s.
 `SEQREC_MALLOC=system` runs it with glibc's default allocation thresholds (see `seqmodels/memory.py`).
 """
 
@@ -32,7 +34,8 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from benchmark.config import RunConfig
-from benchmark.models import create_model, get_model_class, list_models
+from benchmark.experiment import route_params
+from benchmark.models import create_model, get_model_class, list_models, model_config
 from benchmark.pipeline import device_label, make_fit_data, prepare
 from protocols.estimate import cached_correction, estimate_full
 from protocols.evaluate import rank_targets
@@ -110,7 +113,10 @@ def main() -> None:
     a("--epochs", type=int, default=3)
     a("--seq-len", type=int, default=50)
     a("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
+    a("--param", action="append", default=[], help="[model:]key=value of the evaluated models")
     args = parser.parse_args()
+    evaluated = list(filter(None, args.eval_models.split(",")))
+    routed = route_params(evaluated, args.param)
     if args.threads:
         torch.set_num_threads(args.threads)  # as `--jobs N` gives each of N processes cores/N
     logging.basicConfig(level=logging.WARNING)
@@ -127,8 +133,9 @@ def main() -> None:
         f"{device_label('cpu')}; freed memory reused: {reused} (SEQREC_MALLOC=system: off)\n"
     )
     rows = []
-    for name in filter(None, args.eval_models.split(",")):
-        model = create_model(name, **({"epochs": 1} if name in ("sasrec", "gru") else {}))
+    for name in evaluated:
+        one_epoch = {"epochs": "1"} if name in ("sasrec", "gru") else {}
+        model = create_model(name, **dict(model_config(name, one_epoch | routed[name]).params))
         begin = time.perf_counter()
         model.fit(fit)
         fit_seconds = time.perf_counter() - begin
@@ -155,7 +162,8 @@ def main() -> None:
         valid_floor = min(
             counting_floor(model, (split.valid,), data.n_items, args.seq_len) for _ in range(2)
         )
-        rows.append([name, f"{fit_seconds:.2f}", *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
+        label = " ".join([name, *(f"{k}={v}" for k, v in routed[name].items())])
+        rows.append([label, f"{fit_seconds:.2f}", *(f"{t:.2f}" for t in timed), f"{floor:.2f}"])
         rows[-1] += [f"{t / floor:.2f}" for t in timed]
         rows[-1] += [f"{valid:.2f}", f"{valid_floor:.2f}", f"{valid / valid_floor:.2f}"]
     users = split.valid.n_users + split.test.n_users

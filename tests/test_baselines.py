@@ -164,3 +164,33 @@ def test_itemknn_refuses_a_bad_shrinkage(shrinkage: float) -> None:
 
     with pytest.raises(InputError, match="shrinkage"):
         fitted("itemknn", shrinkage=shrinkage)
+
+
+@pytest.mark.parametrize("alpha", [0.25, 1.0, 30.0])
+def test_als_user_solver_matches_the_normal_equations(alpha, monkeypatch) -> None:
+    """Short histories go through the Woodbury identity, long ones (n > d) through the d x d
+    system; chunks of users sorted by length must put every vector back in its own row."""
+    from baselines.mf import ALS, UserSolver
+
+    monkeypatch.setattr(UserSolver, "ELEMENTS", 200)  # many small chunks
+    rng = np.random.default_rng(0)
+    n_items, d = 30, 5
+    y = rng.normal(size=(n_items + 1, d))
+    params = ALS.Params(factors=d, regularization=0.3, alpha=alpha)
+    rows = [
+        sorted(rng.choice(np.arange(1, n_items + 1), size=n, replace=False))
+        for n in [3, 0, 12, 1, 5, 6, 2, 20, 4, 4]
+    ]
+    history = sp.csr_matrix(
+        (
+            np.ones(sum(map(len, rows))),
+            np.concatenate(rows).astype(int),
+            np.cumsum([0, *map(len, rows)]),
+        ),
+        shape=(len(rows), n_items + 1),
+    )
+    got = UserSolver(y, params)(history)
+    for row, items in zip(got, rows, strict=True):
+        a = y.T @ y + 0.3 * np.eye(d) + (alpha - 1) * y[items].T @ y[items]
+        expected = np.linalg.solve(a, alpha * y[items].sum(axis=0))
+        np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
