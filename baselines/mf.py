@@ -92,9 +92,9 @@ class ALS(_ImplicitMF):
     At scoring time each user's vector is solved afresh (exact least squares against the trained
     item factors) from `batch.history`, so the test input's validation item counts although
     the model is not refit. Each user is solved independently: batch scores equal per-user scores.
-    The solve is `solve_users`' (float64, agreeing with implicit's own to float32 rounding):
-    implicit's recalculate_user factorises a d x d system per user, which made scoring 4x the fit
-    at 238 factors on Beauty (docs/performance.md).
+    `UserSolver` does it (float64; implicit's recalculate_user gives the same vectors to float32
+    rounding but factorises a d x d system per user: at 238 factors on Beauty its scoring took
+    17-18 s against a 4 s fit; docs/performance.md).
     """
 
     display_order = 40
