@@ -28,6 +28,8 @@ from protocols.errors import InputError
 SCHEMA_VERSION = 4
 FILE_MODE = 0o644  # results are shared with the group, like any file a user writes
 PACKAGES = ("seqrec-bench", "torch", "numpy", "pandas", "scipy", "implicit")
+# This process, in provenance.json: one command that wrote records in several steps
+PROCESS = f"{platform.node()}:{os.getpid()}:{time.time():.0f}"
 
 
 def record_path(out_dir: str | Path, run_id: str) -> Path:
@@ -123,6 +125,7 @@ def add_provenance(
     entries.append(
         {
             "command": invocation(),
+            "process": PROCESS,
             "commit": env["git_commit"],
             "device": device,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(start)),

@@ -95,7 +95,7 @@ def block(root: Path = ROOT, shown: tuple[Shown, ...] = RESULTS) -> str:
 def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
     """Who wrote the records still in the folder (`present`: their run ids): one command in
     full; several summed up (commits, dates, wall time), each in the folder's provenance.json."""
-    writers = [(e, [run for run in e["runs"] if run in present]) for e in entries]
+    writers = [(e, [run for run in e["runs"] if run in present]) for e in _by_process(entries)]
     writers = [(e, kept) for e, kept in writers if kept]
     if not writers:
         return f"<sub>`{folder}`: no provenance.json entry names its records.</sub>\n"
@@ -130,6 +130,21 @@ def _provenance(folder: str, entries: list[dict], present: set[str]) -> str:
         f"{span}, {wall} in all; each command is in [`provenance.json`]({folder}/provenance.json)."
         + end
     )
+
+
+def _by_process(entries: list[dict]) -> list[dict]:
+    """One entry per command: the entries one process wrote (a tuning command writes its test
+    runs in more than one step) merged, their runs and wall times summed."""
+    merged: dict[str, dict] = {}
+    for i, e in enumerate(entries):
+        key = e.get("process") or f"entry {i}"  # older entries name no process
+        if key in merged:
+            first = merged[key]
+            first["runs"] = first["runs"] + e["runs"]
+            first["wall_seconds"] = first["wall_seconds"] + e["wall_seconds"]
+        else:
+            merged[key] = dict(e)
+    return list(merged.values())
 
 
 def _commit(entry: dict) -> str:

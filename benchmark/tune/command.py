@@ -311,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         discard(out, restart)
         prepare_studies(searches)
         search.run_searches(searches, values["jobs"], values["executor"], values["ray_address"])
+        score_kept_models(out, searches, seeds, default_seeds, values)
         if not all(search.searched(s) for s in searches):
             return stopped(out, "trials")
         best = read_best(out)
@@ -327,6 +328,31 @@ def main(argv: list[str] | None = None) -> int:
 def stopped(out: Path, what: str) -> int:
     log.warning("stopped at --stop-after with %s left; the same command resumes (%s)", what, out)
     return STOPPED
+
+
+def score_kept_models(
+    out: Path, searches: list, seeds: list, default_seeds: list, values: dict
+) -> None:
+    """Score on test now the trials' fitted models that test runs will use: each default's, and
+    the chosen configuration's once its search is done. Those models are kept beside the runs
+    but never committed, so a study resumed in another checkout would otherwise fit them again
+    (on ML-1M, half an hour a model). Scoring only: it ignores `--stop-after`."""
+    configs = []
+    for s in searches:
+        if search.existing_study(out, s.base.model.name) is None:
+            continue
+        configs += search.test_configs(s, {}, default_seeds)
+        if search.searched(s):  # every worker has ended: its trials are all finished
+            configs += search.test_configs(s, search.study_summary(s)["params"], seeds)
+    kept = [
+        c
+        for c in configs
+        if records.model_path(records.record_path(out, c.run_id())).exists()
+        and not records.record_path(out, c.run_id()).exists()
+    ]
+    if kept:
+        args = values["executor"], values["jobs"], values["ray_address"], values["plugins"]
+        execute(list({c.run_id(): c for c in kept}.values()), str(out), False, *args)
 
 
 def run_tests(

@@ -4,11 +4,12 @@ import csv
 import dataclasses
 import hashlib
 import json
+import time
 
 import optuna
 import pytest
 
-from benchmark import models, pipeline, records, run
+from benchmark import commands, models, pipeline, records, run
 from benchmark.models import get_model_class, list_models, model_param_fields
 from benchmark.tune import command as tune
 from benchmark.tune import search
@@ -140,6 +141,35 @@ def test_the_test_run_on_the_search_seed_scores_the_trial_model_instead_of_a_ref
     # the models of trials no test run used are gone; the test runs' own are kept
     kept = {p.name.removesuffix(".model.pt") for p in (out / "runs").glob("*.model.pt")}
     assert kept == test_configs
+
+
+def test_a_stopped_search_scores_its_kept_default_so_a_new_checkout_refits_it_not(
+    tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    argv = ["--models", "gru", "--trials", "3", "--epochs", "2", "--seeds", "0,1"]
+    fits = _count_fits(monkeypatch)
+
+    class Clock:  # what benchmark.commands.past reads: the deadline passes after one fit
+        @staticmethod
+        def time() -> float:
+            return time.time() + (1e9 if fits else 0.0)
+
+    monkeypatch.setattr(commands, "time", Clock)
+    assert _tune(out, *argv, "--stop-after", "60") == commands.STOPPED
+    assert len(fits) == 1  # the default, trial 0; its test run on the search's seed is scored
+    (default_run,) = [p for p in (out / "runs").glob("*.json")]
+    record = records.read_record(default_run)
+    assert (record.seed, record.reused_model_of) == (0, record.run_id)
+    for model in (out / "runs").glob("*.model.pt"):  # a new checkout: no model files
+        model.unlink()
+    monkeypatch.setattr(commands, "time", time)
+    fits = _count_fits(monkeypatch)
+    assert _tune(out, *argv) == 0
+    entry = json.loads((out / "best.json").read_text())["models"]["gru"]
+    assert entry["default_test_runs"][0] == record.run_id
+    seed_1 = {entry["test_runs"][1], entry["default_test_runs"][1]}
+    assert len(fits) == 2 + len(seed_1)  # the two other trials and the seed-1 test runs
 
 
 def test_default_seeds_limit_the_default_test_runs_and_the_estimate_counts_them(
