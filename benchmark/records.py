@@ -66,7 +66,26 @@ def environment() -> dict:
         "git_commit": code_commit(),
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
+        "cpu": cpu_label(),
     }
+
+
+@functools.cache
+def cpu_label() -> str:
+    """The processor and the vector kernels torch picks on it (AVX2, AVX512...): the same code
+    at the same seed may train differently on another processor, its sums rounded otherwise."""
+    import torch
+
+    name = platform.processor() or "unknown processor"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            line.split(":", 1)[1].strip()
+            for line in cpuinfo.read_text().splitlines()
+            if line.startswith("model name")
+        ]
+        name = names[0] if names else name
+    return f"{name}, torch {torch.backends.cpu.get_cpu_capability()}"
 
 
 # What "-dirty" looks at: the code and the package definition, not the results it writes.
@@ -136,6 +155,7 @@ def add_provenance(
             "packages": env["packages"],
             "platform": env["platform"],
             "cpu_count": env["cpu_count"],
+            "cpu": env["cpu"],
         }
     )
     write_text(Path(out) / PROVENANCE, json.dumps(entries, indent=2) + "\n")
