@@ -9,7 +9,8 @@ search seeds, each chosen configuration tested on its search's seed), the search
 its epochs trained (`epoch_units`, summed over trials); then the difference of the means and
 whether it lies within seed noise (|difference| <= the larger of the two sds). Last, per pruner,
 the epochs trained as a share of every trial run to the cap (`benchmark.tune.search.TRAINED_SHARE`,
-which the cost estimate prices a search with, comes from this line).
+which the cost estimate prices a search with, took its median and Hyperband values from this
+line; halving's now comes from the finished leaderboards, bench/bench_trained_share.py).
 """
 
 from __future__ import annotations
