@@ -304,7 +304,9 @@ def comparison(out: str | Path) -> str | None:
         if estimate["kind"] == "tune":
             if name not in searched:
                 continue
-            guess, actual = e["search_seconds"], searched[name]["wall_seconds"]
+            # best.json files written before `trial_seconds` existed give their wall time
+            entry = searched[name]
+            guess, actual = e["search_seconds"], entry.get("trial_seconds", entry["wall_seconds"])
         else:
             done = {i: s for i, s in e["runs"].items() if records.record_path(out, i).exists()}
             if not done:

@@ -134,7 +134,7 @@ def _named_by_model(record: records.RunRecord) -> records.RunRecord:
 def _about(folder: Path, best: dict, fits: list[records.RunRecord]) -> str:
     """How the configurations were chosen, and what the whole study cost (`fits`: its test
     runs)."""
-    searched = sum(e["wall_seconds"] for e in best["models"].values())
+    searched = sum(e.get("trial_seconds", e["wall_seconds"]) for e in best["models"].values())
     tested = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in fits)
     tests = {r.run_id for r in fits}
     wrote = [e for e in records.read_provenance(folder) if tests & set(e["runs"])]

@@ -252,6 +252,12 @@ def active_seconds(trials: list[optuna.trial.FrozenTrial], now: float) -> float:
     return union_length(spans)
 
 
+def summed_seconds(trials: list[optuna.trial.FrozenTrial]) -> float:
+    """Each finished trial's running time, summed: one worker's seconds, trials that ran side
+    by side counted each (`active_seconds` counts such time once)."""
+    return sum((t.datetime_complete - t.datetime_start).total_seconds() for t in trials)
+
+
 def union_length(spans: list[tuple[float, float]]) -> float:
     """Length of the union of the intervals [start, end]."""
     total, reach = 0.0, -np.inf
@@ -443,4 +449,6 @@ def study_summary(s: Search) -> dict:
         "timeout_minutes": s.timeout_minutes,
         # failed and interrupted trials, whose end is unknown, are left out
         "wall_seconds": active_seconds(complete + pruned, time.time()),
+        # what the estimate prices (its `search_seconds`): the work, whatever ran side by side
+        "trial_seconds": summed_seconds(complete + pruned),
     }

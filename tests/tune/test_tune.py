@@ -2,14 +2,16 @@
 
 import csv
 import dataclasses
+import datetime
 import hashlib
 import json
 import time
+import types
 
 import optuna
 import pytest
 
-from benchmark import commands, models, pipeline, records, run
+from benchmark import commands, cost, models, pipeline, records, run
 from benchmark.models import get_model_class, list_models, model_param_fields
 from benchmark.tune import command as tune
 from benchmark.tune import search
@@ -303,6 +305,36 @@ def test_status_reads_a_search_in_progress_and_changes_nothing(tmp_path, capsys)
     assert _snapshot(out) == before
     assert tune_status.main([str(tmp_path / "none")]) == 2
     assert "no study.journal" in capsys.readouterr().err
+
+
+def test_wall_time_counts_side_by_side_trials_once_and_the_summed_time_each():
+    start = datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc)
+
+    def ran(begin, end):
+        return types.SimpleNamespace(
+            datetime_start=start + datetime.timedelta(seconds=begin),
+            datetime_complete=start + datetime.timedelta(seconds=end),
+        )
+
+    trials = [ran(0, 10), ran(5, 15), ran(20, 25)]  # two workers, then one
+    assert search.active_seconds(trials, now=0) == 20
+    assert search.summed_seconds(trials) == 25
+
+
+def test_the_estimate_is_compared_with_the_searches_summed_trial_time(tmp_path):
+    out = tmp_path / "out"
+    argv = ["--models", "itemknn", "--trials", "2", "--seeds", "0"]
+    assert _tune(out, *argv, "--estimate") == 0
+    assert _tune(out, *argv) == 0
+    best = json.loads((out / "best.json").read_text())
+    trials = _study(out, "itemknn").get_trials()
+    assert best["models"]["itemknn"]["trial_seconds"] == pytest.approx(
+        search.summed_seconds(trials)
+    )
+    best["models"]["itemknn"] |= {"trial_seconds": 1234.5, "wall_seconds": 617.2}  # two workers
+    (out / "best.json").write_text(json.dumps(best))
+    (row,) = [r for r in cost.comparison(out).splitlines() if r.startswith("| itemknn")]
+    assert "| 1234.5 |" in row
 
 
 def test_wall_time_is_the_union_of_the_trials_running_spans():
