@@ -32,6 +32,7 @@ import numpy as np
 
 from benchmark import records
 from benchmark.config import RunConfig
+from benchmark.tune.best import read_best, search_seconds
 from protocols.errors import InputError
 
 ESTIMATE = "estimate.json"
@@ -291,8 +292,7 @@ def comparison(out: str | Path) -> str | None:
     if not path.exists():
         return None
     estimate = json.loads(path.read_text())
-    best = Path(out) / "best.json"
-    searched = json.loads(best.read_text()).get("models", {}) if best.exists() else {}
+    searched = read_best(out)["models"]
     lines = [
         f"Estimated before the command ran (`{estimate['command']}`, {estimate['created']}, "
         f"{estimate['device']}, --jobs {estimate['jobs']}) against what its records show.",
@@ -304,9 +304,7 @@ def comparison(out: str | Path) -> str | None:
         if estimate["kind"] == "tune":
             if name not in searched:
                 continue
-            # best.json files written before `trial_seconds` existed give their wall time
-            entry = searched[name]
-            guess, actual = e["search_seconds"], entry.get("trial_seconds", entry["wall_seconds"])
+            guess, actual = e["search_seconds"], search_seconds(searched[name])
         else:
             done = {i: s for i, s in e["runs"].items() if records.record_path(out, i).exists()}
             if not done:

@@ -26,6 +26,12 @@ def write_best(out: str | Path, best: dict) -> None:
     records.write_text(Path(out) / BEST, json.dumps(best, indent=2))
 
 
+def search_seconds(entry: dict) -> float:
+    """One model's search cost as the estimate prices it: its trials' summed seconds (best.json
+    files written before `trial_seconds` existed give their wall time)."""
+    return entry.get("trial_seconds", entry["wall_seconds"])
+
+
 def forget(out: str | Path, models: set[str]) -> None:
     """Drop the entries of `models` from OUT/best.json (their searches are being discarded), then
     their test runs' files in OUT/runs, so that no table of OUT shows a run of the old search."""

@@ -31,7 +31,7 @@ from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
 from benchmark.report.render import csv_text, markdown
 from benchmark.report.tables import MAIN_COLUMNS, TIDY_HEADER, build_tables
-from benchmark.tune.best import all_test_runs, read_best
+from benchmark.tune.best import all_test_runs, read_best, search_seconds
 from benchmark.tune.tables import budget_text, existing_records
 from protocols.errors import InputError
 
@@ -134,7 +134,7 @@ def _named_by_model(record: records.RunRecord) -> records.RunRecord:
 def _about(folder: Path, best: dict, fits: list[records.RunRecord]) -> str:
     """How the configurations were chosen, and what the whole study cost (`fits`: its test
     runs)."""
-    searched = sum(e.get("trial_seconds", e["wall_seconds"]) for e in best["models"].values())
+    searched = sum(search_seconds(e) for e in best["models"].values())
     tested = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in fits)
     tests = {r.run_id for r in fits}
     wrote = [e for e in records.read_provenance(folder) if tests & set(e["runs"])]
