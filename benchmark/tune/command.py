@@ -142,8 +142,8 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         raise InputError(f"--jobs must be >= 1, got {values['jobs']}")
     if args.timeout_minutes is not None and not args.timeout_minutes > 0:
         raise InputError(f"--timeout-minutes must be > 0, got {args.timeout_minutes}")
-    if args.stop_after is not None and not args.stop_after > 0:
-        raise InputError(f"--stop-after must be > 0 minutes, got {args.stop_after}")
+    if args.stop_after is not None and not args.stop_after >= 0:
+        raise InputError(f"--stop-after must be >= 0 minutes, got {args.stop_after}")
     seed = int(values.get("seed", RunConfig().seed))
     configs = configs_from_values({**values, "seeds": [seed]})
     if len({c.data for c in configs}) > 1:
@@ -261,7 +261,7 @@ def parser() -> OneLineParser:
         metavar="MINUTES",
         help="start no trial or test run once this command has run MINUTES; those running "
         "finish, the command exits with code 75 and the same command resumes (not part of "
-        "the budget)",
+        "the budget); 0 starts nothing and only scores the kept fitted models on test",
     )
     return p
 

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         metavar="MINUTES",
         help="start no trial or test run after MINUTES (those running finish; exit code 75; "
-        "the same command resumes)",
+        "the same command resumes); 0 starts nothing and only scores the kept fitted models",
     )
     parser.add_argument(
         "--restart",
@@ -179,8 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    if args.stop_after is not None and not args.stop_after > 0:
-        raise InputError(f"--stop-after must be > 0 minutes, got {args.stop_after}")
+    if args.stop_after is not None and not args.stop_after >= 0:
+        raise InputError(f"--stop-after must be >= 0 minutes, got {args.stop_after}")
     stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
     setup_logging(args.verbose)
     study = read_study(args.study)
@@ -194,18 +194,24 @@ def main(argv: list[str] | None = None) -> int:
         check(tune_args)
     from benchmark.tune.command import main as tune
 
+    stopped = False
     for name, tune_args in runs:
         if stop_at is not None and not args.estimate:  # what is left of it, for this data set
-            if past(stop_at):
+            if past(stop_at) and not (out / name).exists():  # nothing of it to score either
                 log.warning("stopped at --stop-after before %s; the same command resumes", name)
-                return STOPPED
-            tune_args = [*tune_args, "--stop-after", str((stop_at - time.time()) / 60)]
+                stopped = True
+                continue
+            # past the time, a begun data set still scores its kept models (nothing starts)
+            tune_args = [*tune_args, "--stop-after", str(max(0.0, stop_at - time.time()) / 60)]
         code = tune([*tune_args, "--estimate"] if args.estimate else tune_args)
+        if code == STOPPED:
+            stopped = True
+            continue
         if code != 0:
             return code
         if not args.estimate:
             print(write_leaderboard(out / name))
-    return 0
+    return STOPPED if stopped else 0
 
 
 if __name__ == "__main__":

@@ -208,10 +208,28 @@ def test_a_model_whose_code_changed_is_searched_again_only_with_restart(
     assert {name for name in before if name.startswith("pop-")} <= after
 
 
-def test_stop_after_must_be_positive(tmp_path, capsys):
-    assert leaderboard.main([str(_study(tmp_path)), "--stop-after", "0"]) == 2
+def test_stop_after_must_not_be_negative(tmp_path, capsys):
+    assert leaderboard.main([str(_study(tmp_path)), "--stop-after", "-1"]) == 2
     assert "--stop-after" in capsys.readouterr().err
     assert not (tmp_path / "board").exists()
+
+
+def test_stop_after_zero_scores_the_kept_models_and_starts_nothing(tmp_path, monkeypatch):
+    path = _study(tmp_path)
+    assert leaderboard.main([str(path), "--only", "a"]) == 0
+    runs = tmp_path / "board" / "a" / "runs"
+    kept = [p.with_name(p.name.removesuffix(".model.pt") + ".json") for p in runs.glob("*.pt")]
+    scored = {p: p.read_text() for p in kept}
+    assert scored  # the seed-0 test runs reuse their trials' models
+    for record in kept:  # a sitting killed before it scored them
+        record.unlink()
+    fitted = _fits(monkeypatch)
+    assert leaderboard.main([str(path), "--stop-after", "0"]) == commands.STOPPED
+    assert fitted == []  # nothing trained: the kept models scored only
+    assert {p: p.read_text() for p in kept}.keys() == scored.keys()
+    for p in kept:
+        assert json.loads(p.read_text())["metrics"] == json.loads(scored[p])["metrics"]
+    assert not (tmp_path / "board" / "b").exists()  # a data set not begun is not begun now
 
 
 @pytest.mark.parametrize(
