@@ -315,24 +315,36 @@ def threads_per_worker(jobs: int) -> int:
 
 
 def _processes(
-    units: list[Unit], jobs: int, plugins: str, stop_at: float | None = None
+    units: list[Unit], jobs: int, plugins: str, stop_at: float | None = None, work=run_unit
 ) -> Iterator[UnitResult]:
+    """`work(unit, False, plugins)` for each unit in `jobs` spawned workers. A unit is handed to
+    the pool only when a worker is free and `stop_at` has not passed: the pool queues what it is
+    given ahead and would start it after the deadline, where a queued future cannot be
+    cancelled any more."""
     threads = threads_per_worker(jobs)
     context = multiprocessing.get_context("spawn")  # torch and fork do not mix
+    waiting, running = iter(units), set()
     with cf.ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_limit_threads, initargs=(threads,)
     ) as pool:
-        futures = [pool.submit(run_unit, unit, False, plugins) for unit in units]
+
+        def start_next() -> None:
+            unit = next(waiting, None)
+            if unit is not None and not past(stop_at):
+                running.add(pool.submit(work, unit, False, plugins))
+
+        for _ in range(jobs):
+            start_next()
         try:
-            for future in cf.as_completed(futures):
-                if future.cancelled():  # not started before the deadline
-                    continue
-                yield future.result()
-                if past(stop_at):
-                    for waiting in futures:
-                        waiting.cancel()  # those running go on and are still yielded
+            while running:
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for future in done:
+                    running.discard(future)
+                    result = future.result()
+                    start_next()  # before the caller's own work on the result
+                    yield result
         except BaseException:
-            for future in futures:
+            for future in running:
                 future.cancel()
             raise
 
