@@ -12,11 +12,20 @@ import time
 import typing
 from collections.abc import Callable
 
-from protocols.errors import SeqrecError
+from protocols.errors import InputError, SeqrecError
 
 # The exit code of a command that stopped at its --stop-after time with work left: nothing went
 # wrong, and the same command resumes (sysexits' EX_TEMPFAIL, "try again later").
 STOPPED = 75
+
+
+def deadline_after(minutes: float | None) -> float | None:
+    """The `time.time()` at which `--stop-after MINUTES` stops starting work (None: never)."""
+    if minutes is None:
+        return None
+    if not minutes >= 0:
+        raise InputError(f"--stop-after must be >= 0 minutes, got {minutes}")
+    return time.time() + 60 * minutes
 
 
 def past(deadline: float | None) -> bool:

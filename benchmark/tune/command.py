@@ -20,11 +20,10 @@ import dataclasses
 import json
 import logging
 import math
-import time
 from pathlib import Path
 
 from benchmark import records
-from benchmark.commands import STOPPED, OneLineParser, guarded, setup_logging
+from benchmark.commands import STOPPED, OneLineParser, deadline_after, guarded, setup_logging
 from benchmark.config import RunConfig
 from benchmark.cost import report as cost_report
 from benchmark.cost import write_comparison
@@ -142,8 +141,7 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
         raise InputError(f"--jobs must be >= 1, got {values['jobs']}")
     if args.timeout_minutes is not None and not args.timeout_minutes > 0:
         raise InputError(f"--timeout-minutes must be > 0, got {args.timeout_minutes}")
-    if args.stop_after is not None and not args.stop_after >= 0:
-        raise InputError(f"--stop-after must be >= 0 minutes, got {args.stop_after}")
+    stop_at = deadline_after(args.stop_after)  # a bad value fails before the data loads
     seed = int(values.get("seed", RunConfig().seed))
     configs = configs_from_values({**values, "seeds": [seed]})
     if len({c.data for c in configs}) > 1:
@@ -153,7 +151,6 @@ def build_searches(args: argparse.Namespace, values: dict) -> list[search.Search
     # what the command line fixed
     given = route_params(names, values["param_pairs"], values.get("shortcut_pairs", []))
     out, plugins, timeout = str(values["out"]), values["plugins"], args.timeout_minutes
-    stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
     searches = []
     for config in configs:
         name = config.model.name

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import records
-from benchmark.commands import STOPPED, OneLineParser, guarded, past, setup_logging
+from benchmark.commands import (
+    STOPPED,
+    OneLineParser,
+    deadline_after,
+    guarded,
+    past,
+    setup_logging,
+)
 from benchmark.experiment import read_toml
 from benchmark.report.published import render_comparison
 from benchmark.report.render import csv_text, markdown
@@ -179,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    if args.stop_after is not None and not args.stop_after >= 0:
-        raise InputError(f"--stop-after must be >= 0 minutes, got {args.stop_after}")
-    stop_at = None if args.stop_after is None else time.time() + 60 * args.stop_after
+    stop_at = deadline_after(args.stop_after)
     setup_logging(args.verbose)
     study = read_study(args.study)
     if args.jobs is not None:  # N workers share each search (TPE then samples with fewer
