@@ -27,8 +27,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.bench_capped_order import discordant_pairs, per_model
-from benchmark.report.runs import by_label, read_all, rerank_of
+from bench.bench_capped_order import discordant_pairs, per_model, plain_runs
 from seqmodels.train import batches_per_epoch, epoch_seconds
 
 
@@ -36,9 +35,9 @@ def histories(folder: Path) -> dict[str, list[tuple[list[dict], int]]]:
     """{model: (per-epoch history, optimiser steps an epoch) per seed} of the deep models' plain
     runs."""
     found = collections.defaultdict(list)
-    for recs in by_label(read_all([folder])).values():
+    for recs in plain_runs(folder):
         for rec in recs:
-            if rec.training and not rerank_of(rec)[0]:
+            if rec.training:
                 steps = batches_per_epoch(
                     rec.training["training_sequences"], rec.params["batch_size"]
                 )

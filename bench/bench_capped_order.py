@@ -10,7 +10,9 @@ the capped table must order them the same way. The standard error is the larger 
 the paired difference over test users (each user's metric averaged over a model's seeds: how well
 the test set tells the two apart) and, where both models ran several seeds, that of the
 difference of their seed means (how much they move with the seed). Prints the models side by
-side, then every pair ordered the other way; exit status 0 either way.
+side, then every pair ordered the other way; exit status 0 either way. Either folder may be a
+tuned leaderboard's (`results/leaderboard/<data set>`, with a best.json): only its chosen
+configurations' test runs count there.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import NamedTuple
 import numpy as np
 from tabulate import tabulate
 
+from benchmark.records import RunRecord
 from benchmark.report.runs import by_label, read_all, rerank_of
 from benchmark.report.significance import per_user_metric
+from benchmark.tune.best import BEST, tuned_params
 
 
 class Runs(NamedTuple):
@@ -33,12 +37,24 @@ class Runs(NamedTuple):
     seed_means: np.ndarray  # one per seed
 
 
+def plain_runs(folder: Path) -> list[list[RunRecord]]:
+    """The folder's plain (not re-ranked) runs, one list per configuration; of a tuned folder
+    (best.json) only the chosen configurations', whose parameters all match best.json's."""
+    groups = [recs for recs in by_label(read_all([folder])).values() if not rerank_of(recs[0])[0]]
+    if not (folder / BEST).exists():
+        return groups
+    chosen = tuned_params(folder)
+
+    def is_chosen(rec: RunRecord) -> bool:
+        return all(rec.params.get(k) == v for k, v in chosen.get(rec.model, {}).items())
+
+    return [recs for recs in groups if is_chosen(recs[0])]
+
+
 def per_model(folder: Path, metric: str, protocol: str, split: str) -> dict[str, Runs]:
-    """{model: its plain (not re-ranked) runs' test metric}, one configuration per model."""
+    """{model: its plain runs' metric on `split`}, one configuration per model."""
     found = {}
-    for recs in by_label(read_all([folder])).values():
-        if rerank_of(recs[0])[0]:
-            continue
+    for recs in plain_runs(folder):
         model = recs[0].model
         if model in found:
             raise SystemExit(f"{folder}: two configurations of {model}; keep one per model")
