@@ -28,7 +28,7 @@ from tabulate import tabulate
 from benchmark.records import RunRecord
 from benchmark.report.runs import by_label, read_all, rerank_of
 from benchmark.report.significance import per_user_metric
-from benchmark.tune.best import BEST, tuned_params
+from benchmark.tune.best import BEST, is_chosen, tuned_params
 
 
 class Runs(NamedTuple):
@@ -44,11 +44,7 @@ def plain_runs(folder: Path) -> list[list[RunRecord]]:
     if not (folder / BEST).exists():
         return groups
     chosen = tuned_params(folder)
-
-    def is_chosen(rec: RunRecord) -> bool:
-        return all(rec.params.get(k) == v for k, v in chosen.get(rec.model, {}).items())
-
-    return [recs for recs in groups if is_chosen(recs[0])]
+    return [recs for recs in groups if is_chosen(recs[0], chosen)]
 
 
 def per_model(folder: Path, metric: str, protocol: str, split: str) -> dict[str, Runs]:

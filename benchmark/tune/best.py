@@ -69,6 +69,12 @@ def tuned_params(out: str | Path) -> dict[str, dict[str, Any]]:
         raise InputError(f"--tuned {out}: cannot read {path}: {error!r}") from None
 
 
+def is_chosen(record: records.RunRecord, tuned: dict[str, dict[str, Any]]) -> bool:
+    """Whether `record` ran its model's chosen configuration: it has every parameter value that
+    `tuned` (`tuned_params`) gives its model (True for a model `tuned` lacks)."""
+    return all(record.params.get(k) == v for k, v in tuned.get(record.model, {}).items())
+
+
 def with_tuned(params: dict[str, dict], out: str | Path) -> dict[str, dict]:
     """Each model's parameters: the tuned ones in OUT, overridden by explicit ones."""
     tuned = tuned_params(out)

@@ -307,6 +307,18 @@ def test_status_reads_a_search_in_progress_and_changes_nothing(tmp_path, capsys)
     assert "no study.journal" in capsys.readouterr().err
 
 
+def test_status_lists_the_seeds_whose_chosen_configuration_has_a_test_record(tmp_path):
+    out = tmp_path / "out"
+    assert _tune(out, "--models", "itemknn", "--trials", "3", "--seeds", "0,1") == 0
+    assert tune_status.status_rows(out)[0][8] == "0, 1"
+    for path in (out / "runs").glob("*.json"):
+        if records.read_record(path).seed == 1:
+            path.unlink()  # as if the sitting had stopped before seed 1's test run
+    assert tune_status.status_rows(out)[0][8] == "0"
+    (out / "best.json").unlink()  # the searches have not chosen yet
+    assert tune_status.status_rows(out)[0][8] == ""
+
+
 def test_wall_time_counts_side_by_side_trials_once_and_the_summed_time_each():
     start = datetime.datetime(2026, 12, 6, tzinfo=datetime.timezone.utc)
 
