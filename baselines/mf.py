@@ -159,7 +159,10 @@ class UserSolver:
     For a history of n <= d items the Woodbury identity turns that d x d system into an n x n
     one: x = Z_u' t with Z = Y M^-1 (computed once) and (I + (alpha - 1) U Z_u') t = alpha 1, so
     a user costs n^2 d instead of d^3. Longer histories solve the d x d system itself. Users are
-    taken in order of history length so that a chunk pads little.
+    taken in order of history length so that a chunk pads little. Every system is symmetric
+    positive definite (alpha > 0), so it is solved through its Cholesky factor: torch's batched
+    LU (`linalg.solve`) calls MKL from several threads at once, which with more than one thread
+    fails or hangs (pytorch/pytorch#141358).
     """
 
     ELEMENTS = 1 << 23  # float64s of a chunk's largest array (b * n * max(n, d); 64 MB)
@@ -168,7 +171,7 @@ class UserSolver:
         self.items = torch.from_numpy(np.asarray(item_factors, dtype=np.float64))  # [n+1, d]
         d = self.items.shape[1]
         self.gram = self.items.T @ self.items + params.regularization * torch.eye(d).double()
-        self.solved_items = torch.linalg.solve(self.gram, self.items.T).T  # Z [n+1, d]
+        self.solved_items = spd_solve(self.gram, self.items.T).T  # Z [n+1, d]
         self.alpha = params.alpha
 
     def __call__(self, history: sp.csr_matrix) -> np.ndarray:
@@ -203,11 +206,16 @@ class UserSolver:
             solved = self.solved_items[seen] * mask  # Z_u [b, n, d]
             eye = torch.eye(n, dtype=torch.float64)
             system = eye + (self.alpha - 1.0) * (factors @ solved.transpose(1, 2))  # [b, n, n]
-            weights = torch.linalg.solve(system, self.alpha * mask)  # t [b, n, 1]
+            weights = spd_solve(system, self.alpha * mask)  # t [b, n, 1]
             return (solved.transpose(1, 2) @ weights)[..., 0]
         system = self.gram + (self.alpha - 1.0) * (factors.transpose(1, 2) @ factors)  # [b, d, d]
         target = self.alpha * factors.sum(1)[..., None]  # [b, d, 1]
-        return torch.linalg.solve(system, target)[..., 0]
+        return spd_solve(system, target)[..., 0]
+
+
+def spd_solve(system: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """x with system @ x = rhs, for symmetric positive definite systems (batched or not)."""
+    return torch.cholesky_solve(rhs, torch.linalg.cholesky(system))
 
 
 @register_model("mf-bpr")

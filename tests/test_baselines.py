@@ -194,3 +194,31 @@ def test_als_user_solver_matches_the_normal_equations(alpha, monkeypatch) -> Non
         a = y.T @ y + 0.3 * np.eye(d) + (alpha - 1) * y[items].T @ y[items]
         expected = np.linalg.solve(a, alpha * y[items].sum(axis=0))
         np.testing.assert_allclose(row, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_als_user_solver_is_right_with_several_threads() -> None:
+    """torch's batched LU calls MKL from several threads at once and then fails or hangs
+    (pytorch/pytorch#141358); the solver's systems must come out right at two threads, on
+    batches of many users, both paths (n <= d and n > d)."""
+    from baselines.mf import ALS, UserSolver
+
+    rng = np.random.default_rng(1)
+    n_items, d = 600, 160  # MKL's LU goes wrong from about this size (d = 48 does not show it)
+    y = rng.normal(size=(n_items + 1, d)) / np.sqrt(d)
+    params = ALS.Params(factors=d, regularization=0.5, alpha=3.0)
+    lengths = [*range(100, 160, 4), *range(170, 260, 6)]  # Woodbury chunks, then d x d ones
+    rows = [sorted(rng.choice(np.arange(1, n_items + 1), size=n, replace=False)) for n in lengths]
+    history = sp.csr_matrix(
+        (np.ones(sum(lengths)), np.concatenate(rows).astype(int), np.cumsum([0, *lengths])),
+        shape=(len(rows), n_items + 1),
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = UserSolver(y, params)(history)
+    finally:
+        torch.set_num_threads(threads)
+    for row, items in zip(got, rows, strict=True):
+        a = y.T @ y + 0.5 * np.eye(d) + 2.0 * y[items].T @ y[items]
+        expected = np.linalg.solve(a, 3.0 * y[items].sum(axis=0))
+        np.testing.assert_allclose(row, expected, rtol=1e-4, atol=1e-5)
