@@ -166,6 +166,15 @@ def test_itemknn_refuses_a_bad_shrinkage(shrinkage: float) -> None:
         fitted("itemknn", shrinkage=shrinkage)
 
 
+def _history_matrix(rows: list, n_items: int) -> sp.csr_matrix:
+    """Users' item lists as the binary [users, n_items + 1] matrix the solver reads."""
+    lengths = [len(r) for r in rows]
+    return sp.csr_matrix(
+        (np.ones(sum(lengths)), np.concatenate(rows).astype(int), np.cumsum([0, *lengths])),
+        shape=(len(rows), n_items + 1),
+    )
+
+
 @pytest.mark.parametrize("alpha", [0.25, 1.0, 30.0])
 def test_als_user_solver_matches_the_normal_equations(alpha, monkeypatch) -> None:
     """Short histories go through the Woodbury identity, long ones (n > d) through the d x d
@@ -181,15 +190,7 @@ def test_als_user_solver_matches_the_normal_equations(alpha, monkeypatch) -> Non
         sorted(rng.choice(np.arange(1, n_items + 1), size=n, replace=False))
         for n in [3, 0, 12, 1, 5, 6, 2, 20, 4, 4]
     ]
-    history = sp.csr_matrix(
-        (
-            np.ones(sum(map(len, rows))),
-            np.concatenate(rows).astype(int),
-            np.cumsum([0, *map(len, rows)]),
-        ),
-        shape=(len(rows), n_items + 1),
-    )
-    got = UserSolver(y, params)(history)
+    got = UserSolver(y, params)(_history_matrix(rows, n_items))
     for row, items in zip(got, rows, strict=True):
         a = y.T @ y + 0.3 * np.eye(d) + (alpha - 1) * y[items].T @ y[items]
         expected = np.linalg.solve(a, alpha * y[items].sum(axis=0))
@@ -208,10 +209,7 @@ def test_als_user_solver_is_right_with_several_threads() -> None:
     params = ALS.Params(factors=d, regularization=0.5, alpha=3.0)
     lengths = [*range(100, 160, 4), *range(170, 260, 6)]  # Woodbury chunks, then d x d ones
     rows = [sorted(rng.choice(np.arange(1, n_items + 1), size=n, replace=False)) for n in lengths]
-    history = sp.csr_matrix(
-        (np.ones(sum(lengths)), np.concatenate(rows).astype(int), np.cumsum([0, *lengths])),
-        shape=(len(rows), n_items + 1),
-    )
+    history = _history_matrix(rows, n_items)
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
