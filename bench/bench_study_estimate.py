@@ -5,7 +5,8 @@
 Estimates the data set's study afresh, as `benchmark.tune.leaderboard ... --only NAME --estimate`
 would before it began (into a temporary folder: nothing of the finished study counts as done),
 and sets each model's estimated seconds beside what the finished study's records show: its
-search (`best.json`'s wall time) and its test runs (their records' fit and evaluation seconds).
+search (its trials' summed seconds, as `estimate.md` counts it) and its test runs (their
+records' fit and evaluation seconds).
 Run it on an otherwise idle machine at the threads the study had (OMP_NUM_THREADS=1 for one).
 """
 
@@ -21,7 +22,7 @@ from tabulate import tabulate
 
 from benchmark import cost
 from benchmark.tune import command as tune
-from benchmark.tune.best import all_test_runs, read_best
+from benchmark.tune.best import all_test_runs, read_best, search_seconds
 from benchmark.tune.leaderboard import chosen, read_study, tune_argv
 from benchmark.tune.tables import existing_records
 
@@ -33,7 +34,7 @@ def actual_seconds(folder: Path) -> dict[str, tuple[float, float]]:
         runs = {"models": {model: entry}}  # the chosen configuration's and the default's
         tests = existing_records(folder, all_test_runs(runs))
         seconds = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in tests)
-        found[model] = (entry["wall_seconds"], seconds)
+        found[model] = (search_seconds(entry), seconds)
     return found
 
 
