@@ -7,6 +7,7 @@ Light on purpose (no optuna, no torch): `benchmark.experiment` reads it for `--t
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +35,19 @@ def search_seconds(entry: dict) -> float:
 
 def forget(out: str | Path, models: set[str]) -> None:
     """Drop the entries of `models` from OUT/best.json (their searches are being discarded), then
-    their test runs' files in OUT/runs, so that no table of OUT shows a run of the old search."""
+    every file of theirs in OUT/runs (test runs' records, kept trials' models), so that no table
+    of OUT shows a run of the old search: also those of a study stopped before its test runs
+    were listed in best.json."""
     best = read_best(out)
     if models & set(best["models"]):
-        dropped = {"models": {k: v for k, v in best["models"].items() if k in models}}
         best["models"] = {k: v for k, v in best["models"].items() if k not in models}
         write_best(out, best)
-        for run_id in all_test_runs(dropped):
-            for path in (Path(out) / "runs").glob(f"{run_id}.*"):
-                path.unlink()
+    if not models:
+        return
+    owned = re.compile(rf"({'|'.join(map(re.escape, sorted(models)))})-[0-9a-f]{{12}}\.")
+    for path in (Path(out) / "runs").glob("*"):
+        if owned.match(path.name):
+            path.unlink()
 
 
 def all_test_runs(best: dict) -> list[str]:

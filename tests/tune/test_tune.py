@@ -248,6 +248,9 @@ def test_restart_searches_one_model_again_and_keeps_the_others(tmp_path, monkeyp
     out = tmp_path / "out"
     assert _tune(out, "--models", "pop,itemknn", "--trials", "3") == 0
     pop_trials = [t.datetime_start for t in _study(out, "pop").get_trials()]
+    # a test run best.json does not list, as left by a study stopped before its test runs ended
+    (out / "runs" / "itemknn-0123456789ab.json").write_text("{}")
+    before = {p.name for p in (out / "runs").iterdir()}
     monkeypatch.setattr(get_model_class("itemknn"), "search_space", {"neighbours": Int(90, 110)})
     assert _tune(out, "--models", "pop,itemknn", "--trials", "3") == 2  # another space: refused
     assert _tune(out, "--models", "pop,itemknn", "--trials", "2", "--restart", "itemknn") == 0
@@ -255,6 +258,10 @@ def test_restart_searches_one_model_again_and_keeps_the_others(tmp_path, monkeyp
     assert len(trials) == 2 and all(90 <= t.params["neighbours"] <= 110 for t in trials)
     assert len(list((out / "trials").glob("itemknn-*.json"))) == 2
     assert [t.datetime_start for t in _study(out, "pop").get_trials()] == pop_trials
+    after = {p.name for p in (out / "runs").iterdir()}
+    assert "itemknn-0123456789ab.json" not in after  # gone with the old search
+    kept = {n for n in before if n.startswith("pop-")}
+    assert kept and kept <= after
     best = json.loads((out / "best.json").read_text())["models"]
     assert best["itemknn"]["trials"] == 2 and best["itemknn"]["space"] == {
         "neighbours": {"type": "Int", "lo": 90, "hi": 110, "log": False}
