@@ -42,10 +42,11 @@ HEADERS = [
 ]
 
 
-def spent_seconds(folder: Path) -> dict[str, tuple[float, float]]:
+def spent_seconds(folder: Path, searched: dict) -> dict[str, tuple[float, float]]:
     """{model: (its search's summed trial seconds, its test runs' fit and evaluation seconds)}
-    over the models searched so far; the test runs are every record in OUT/runs."""
-    spent = {m: [search_seconds(e), 0.0] for m, e in read_best(folder)["models"].items()}
+    over the models searched so far (`searched`: best.json's entries); the test runs are every
+    record in OUT/runs."""
+    spent = {m: [search_seconds(e), 0.0] for m, e in searched.items()}
     for r in records.read_records(folder):
         if r.model in spent:
             spent[r.model][1] += r.timings["fit_seconds"] + r.timings["eval_seconds"]
@@ -53,7 +54,8 @@ def spent_seconds(folder: Path) -> dict[str, tuple[float, float]]:
 
 
 def study_row(folder: Path) -> list[str]:
-    spent = spent_seconds(folder)
+    searched = read_best(folder)["models"]
+    spent = spent_seconds(folder, searched)
     path = folder / cost.ESTIMATE
     priced = json.loads(path.read_text())["models"] if path.exists() else {}
     guess = {m: priced.get(m, {"search_seconds": 0.0, "test_seconds": 0.0}) for m in spent}
@@ -65,8 +67,7 @@ def study_row(folder: Path) -> list[str]:
         if g["search_seconds"] > 0
     )
     both = [search[0] + tests[0], search[1] + tests[1]]
-    models = read_best(folder)["models"].values()
-    finished = bool(models) and all(e.get("test_runs") for e in models)  # listed at the end
+    finished = bool(searched) and all(e.get("test_runs") for e in searched.values())  # at the end
     return [
         folder.name,
         "yes" if finished else "no",
