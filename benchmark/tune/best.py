@@ -7,7 +7,6 @@ Light on purpose (no optuna, no torch): `benchmark.experiment` reads it for `--t
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +41,8 @@ def forget(out: str | Path, models: set[str]) -> None:
     if models & set(best["models"]):
         best["models"] = {k: v for k, v in best["models"].items() if k not in models}
         write_best(out, best)
-    if not models:
-        return
-    owned = re.compile(rf"({'|'.join(map(re.escape, sorted(models)))})-[0-9a-f]{{12}}\.")
     for path in (Path(out) / "runs").glob("*"):
-        if owned.match(path.name):
+        if path.name.split(".")[0].rpartition("-")[0] in models:  # <model>-<hash>.<suffix>
             path.unlink()
 
 
