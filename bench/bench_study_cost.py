@@ -20,7 +20,6 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench.bench_study_estimate import ratio
 from benchmark import cost, records
 from benchmark.tune.best import read_best, search_seconds
 
@@ -80,6 +79,10 @@ def study_row(folder: Path) -> list[str]:
         *(_hours(x) for x in both),
         ratio(both[1], both[0]),
     ]
+
+
+def ratio(actual: float, estimated: float) -> str:
+    return f"{actual / estimated:.2f}" if estimated > 0 else "—"
 
 
 def _hours(seconds: float) -> str:

@@ -5,8 +5,8 @@
 Estimates the data set's study afresh, as `benchmark.tune.leaderboard ... --only NAME --estimate`
 would before it began (into a temporary folder: nothing of the finished study counts as done),
 and sets each model's estimated seconds beside what the finished study's records show: its
-search (its trials' summed seconds, as `estimate.md` counts it) and its test runs (their
-records' fit and evaluation seconds).
+search (its trials' summed seconds, as `estimate.md` counts it) and its test runs (the fit and
+evaluation seconds of the records in its runs/).
 Run it on an otherwise idle machine at the threads the study had (OMP_NUM_THREADS=1 for one).
 """
 
@@ -20,26 +20,11 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from bench.bench_study_cost import ratio, spent_seconds
 from benchmark import cost
 from benchmark.tune import command as tune
-from benchmark.tune.best import all_test_runs, read_best, search_seconds
+from benchmark.tune.best import read_best
 from benchmark.tune.leaderboard import chosen, read_study, tune_argv
-from benchmark.tune.tables import existing_records
-
-
-def actual_seconds(folder: Path) -> dict[str, tuple[float, float]]:
-    """{model: (search seconds, test runs' seconds)} of a finished study."""
-    found = {}
-    for model, entry in read_best(folder)["models"].items():
-        runs = {"models": {model: entry}}  # the chosen configuration's and the default's
-        tests = existing_records(folder, all_test_runs(runs))
-        seconds = sum(r.timings["fit_seconds"] + r.timings["eval_seconds"] for r in tests)
-        found[model] = (search_seconds(entry), seconds)
-    return found
-
-
-def ratio(actual: float, estimated: float) -> str:
-    return f"{actual / estimated:.2f}" if estimated > 0 else "—"
 
 
 def main() -> None:
@@ -50,7 +35,7 @@ def main() -> None:
     study = read_study(args.study)
     entry = chosen(study["datasets"], args.name, args.study)[0]
     finished = Path(study.get("out", "results/leaderboard")) / args.name
-    actual = actual_seconds(finished)
+    actual = spent_seconds(finished, read_best(finished)["models"])
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         assert tune.main([*tune_argv(study, entry, Path(tmp)), "--estimate"]) == 0
